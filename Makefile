@@ -1,0 +1,33 @@
+# Every target installs what it needs: `make test` works on a fresh clone with Python 3.11+, pip and make.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint typecheck pytest clean
+
+setup: $(STAMP)
+
+# uv (from PyPI) installs in seconds where pip takes minutes; --compile-bytecode so that imports
+# in tests do not pay the no-bytecode penalty (PYTHONDONTWRITEBYTECODE=1 is common).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade uv
+	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
+	touch $@
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check llmcache tests
+	$(VENV)/bin/ruff format --check llmcache tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
