@@ -1,0 +1,80 @@
+"""The designs users wrote before llmcache, kept as they were written, to measure against it.
+
+Do not fix anything here: these are the specimens. Each calls :func:`create_model_sync`, which the
+lab points at a real SDK constructor (or a test factory) through :data:`FACTORIES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "DESIGNS",
+    "FACTORIES",
+    "create_model_sync",
+    "get_model_async_lock",
+    "get_model_async_lock_thread",
+    "get_model_functools",
+    "get_model_nocache",
+    "reset",
+]
+
+FACTORIES: dict[str, Callable[[str], Any]] = {}
+"""provider -> ``factory(model_name)``; set by the lab before a run."""
+
+DESIGNS = ("no-cache", "functools.cache", "asyncio.Lock", "llmcache", "llmcache-warmed")
+"""The designs of the app scenario, in the order the notebooks show them."""
+
+
+def create_model_sync(model_name: str, provider: str) -> Any:
+    """The blocking constructor every design wraps."""
+    return FACTORIES[provider](model_name)
+
+
+def get_model_nocache(model_name: str, provider: str) -> Any:
+    """No cache: a new client per request."""
+    return create_model_sync(model_name, provider)
+
+
+@functools.cache  # the legacy sync API
+def get_model_functools(model_name: str, provider: str) -> Any:
+    return create_model_sync(model_name, provider)
+
+
+_MODEL_CACHE: dict[str, Any] = {}
+_MODEL_CACHE_LOCK = asyncio.Lock()  # module level, as in the widely copied fix
+
+
+async def get_model_async_lock(model_name: str, provider: str) -> Any:
+    """The widely copied fix: a module-level ``asyncio.Lock`` around a blocking constructor."""
+    key = f"{provider}:{model_name}"
+    if key in _MODEL_CACHE:
+        return _MODEL_CACHE[key]
+    async with _MODEL_CACHE_LOCK:
+        if key in _MODEL_CACHE:
+            return _MODEL_CACHE[key]
+        model = create_model_sync(model_name, provider)  # blocking, on the loop
+        _MODEL_CACHE[key] = model
+        return model
+
+
+async def get_model_async_lock_thread(model_name: str, provider: str) -> Any:
+    """The next step users take: the same lock, with the construction awaited in a thread."""
+    key = f"{provider}:{model_name}"
+    if key in _MODEL_CACHE:
+        return _MODEL_CACHE[key]
+    async with _MODEL_CACHE_LOCK:
+        if key in _MODEL_CACHE:
+            return _MODEL_CACHE[key]
+        model = await asyncio.to_thread(create_model_sync, model_name, provider)
+        _MODEL_CACHE[key] = model
+        return model
+
+
+def reset() -> None:
+    """Empty every baseline cache (the module-level lock stays: that is the point)."""
+    get_model_functools.cache_clear()
+    _MODEL_CACHE.clear()

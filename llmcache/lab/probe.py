@@ -1,0 +1,535 @@
+"""Fresh-process probe: ``VENV/bin/python -m llmcache.lab.probe CONFIG_JSON`` prints one JSON.
+
+Run by the Python of an SDK venv (with ``PYTHONPATH`` at this repo), once per measurement, so
+that every import and first construction is really the first in its process (as pyperformance's
+``bm_python_startup``). It starts its own loopback servers in a child process, points the SDK at
+them, and measures. Config keys:
+
+- ``sdk``: ``"google"`` (langchain-google-genai, 3.x or 4.x, whatever the venv has) or ``"openai"``
+- ``auth``: ``"api-key"`` or ``"adc"`` (no key: 3.x runs ``google.auth.default()``; 4.x is built
+  with ``vertexai=True``, the 4.x path that uses ADC)
+- ``metadata``: ``null``, ``"blackhole"``, ``"refuse"`` or ``"slow-valid"``; ``metadata_delay``
+- ``env``: extra variables set before the SDK is imported (``NO_GCE_CHECK``...)
+- ``latency``: simulated model latency of the fake servers, seconds
+- ``mode``: ``"sdk"`` (import, constructions, loop gaps, blocking calls, 1st/2nd ``ainvoke``),
+  ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design) or
+  ``"throughput"`` (``calls``, ``concurrency``)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.metadata
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+FAKE_GOOGLE_KEY = "lab-fake-google-key"
+FAKE_OPENAI_KEY = "lab-fake-openai-key"
+MODEL = {"google": "gemini-2.0-flash", "openai": "gpt-4o-mini"}
+HEARTBEAT_INTERVAL = 0.001
+PACKAGES = (
+    "langchain-google-genai",
+    "google-genai",
+    "google-ai-generativelanguage",
+    "google-auth",
+    "grpcio",
+    "aiohttp",
+    "httpx",
+    "langchain-openai",
+    "openai",
+    "langchain-core",
+    "langsmith",
+    "blockbuster",
+)
+
+
+def versions() -> dict[str, str]:
+    """Versions of every SDK package present in this interpreter."""
+    found = {}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
+
+
+def google_generation() -> int:
+    version = importlib.metadata.version("langchain-google-genai")
+    return int(version.split(".")[0])
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Start the servers this probe needs in child processes; yield their endpoints."""
+    sdk = config["sdk"]
+    latency = float(config.get("latency", 0.0))
+    args = [sys.executable, "-m", "llmcache.lab.serve", "--latency", str(latency)]
+    grpc = sdk == "google" and google_generation() < 4
+    if sdk == "google" and not grpc:
+        args.append("--gemini")
+    if sdk == "openai":
+        args.append("--openai")
+    if config.get("metadata"):
+        args += ["--metadata", config["metadata"]]
+        args += ["--metadata-delay", str(config.get("metadata_delay", 0.0))]
+    children: list[subprocess.Popen[str]] = []
+    with tempfile.TemporaryDirectory(prefix="llmcache-probe-") as tmp:
+        try:
+            serve = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            children.append(serve)
+            assert serve.stdout is not None
+            info: dict[str, Any] = json.loads(serve.stdout.readline())
+            if grpc:
+                cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+                make_self_signed_cert(cert, key)
+                fake = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "llmcache.lab.fake_grpc",
+                        "--cert",
+                        cert,
+                        "--key",
+                        key,
+                        "--latency",
+                        str(latency),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                children.append(fake)
+                assert fake.stdout is not None
+                port = json.loads(fake.stdout.readline())["port"]
+                info["grpc_endpoint"] = f"127.0.0.1:{port}"
+                info["grpc_roots"] = cert
+            yield info
+        finally:
+            for child in children:
+                with contextlib.suppress(OSError):
+                    child.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=5)
+
+
+def make_self_signed_cert(cert: str, key: str) -> None:
+    """A throwaway certificate for 127.0.0.1, made at run time, trusted only by this probe."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+# -- the model under test --------------------------------------------------------------------
+
+
+def sdk_module(sdk: str) -> str:
+    return "langchain_google_genai" if sdk == "google" else "langchain_openai"
+
+
+def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[], Any]:
+    """A zero-argument constructor of the configured chat model, pointed at the fakes."""
+    sdk, auth = config["sdk"], config.get("auth", "api-key")
+    if sdk == "openai":
+        from langchain_openai import ChatOpenAI
+
+        base_url = servers["openai_base_url"]
+        return lambda: ChatOpenAI(model=MODEL["openai"], api_key=FAKE_OPENAI_KEY, base_url=base_url)
+
+    from langchain_google_genai import ChatGoogleGenerativeAI
+
+    kwargs: dict[str, Any] = {"model": MODEL["google"]}
+    version = importlib.metadata.version("langchain-google-genai")
+    if google_generation() < 4:
+        kwargs["base_url"] = servers["grpc_endpoint"]
+        if auth == "api-key":
+            kwargs["google_api_key"] = FAKE_GOOGLE_KEY
+    else:
+        url = servers["gemini_url"]
+        if version.startswith("4.0."):
+            kwargs["client_options"] = {"api_endpoint": url}  # 4.0.x ignores base_url
+        else:
+            kwargs["base_url"] = url
+        if auth == "api-key":
+            kwargs["google_api_key"] = FAKE_GOOGLE_KEY
+        else:
+            # Vertex AI with ADC. With a custom base_url and no project, google-genai sends
+            # unauthenticated requests to the bare URL, so the project is given.
+            kwargs["vertexai"] = True
+            kwargs["project"] = "llmcache-lab"
+            kwargs["location"] = "us-central1"
+    return lambda: ChatGoogleGenerativeAI(**kwargs)
+
+
+# -- measuring helpers -----------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    """Run ``fn``; return ``{"seconds", "error"?}`` and its result (None on error)."""
+    start = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:  # the SDK's error is a measurement too
+        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
+    return {"seconds": time.perf_counter() - start}, result
+
+
+async def atimed(coro: Awaitable[Any]) -> tuple[dict[str, Any], Any]:
+    start = time.perf_counter()
+    try:
+        result = await coro
+    except Exception as exc:
+        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
+    return {"seconds": time.perf_counter() - start}, result
+
+
+def describe(exc: BaseException) -> str:
+    """An error as ``Type: first line``, cut short (SDK messages can be long)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+class Heartbeat:
+    """A task that sleeps 1 ms at a time and records the worst gap between its wake-ups."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            now = time.perf_counter()
+            self.worst = max(self.worst, now - last)
+            last = now
+
+    async def __aenter__(self) -> Heartbeat:
+        self._task = asyncio.create_task(self._beat())
+        await asyncio.sleep(0.005)
+        self.worst = 0.0
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(HEARTBEAT_INTERVAL * 2)  # one last beat measures the tail
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run ``fn`` on a running loop under blockbuster, recording every blocking call.
+
+    blockbuster raises at the first blocking call; we swap its wrapper for one that records the
+    call (function and the first frame outside the stdlib) and lets it proceed, so one run lists
+    all of them. Its own allow-list (``can_block_functions``) is kept.
+    """
+    import blockbuster.blockbuster as bb
+
+    seen: dict[tuple[str, str], int] = {}
+    stdlib = os.path.dirname(os.__file__)
+    original_wrap = bb._wrap_blocking
+
+    def recording_wrap(
+        modules: Any,
+        excluded_modules: Any,
+        func: Callable[..., Any],
+        func_name: str,
+        can_block_functions: list[tuple[str, Any]],
+        can_block_predicate: Callable[..., bool],
+    ) -> Callable[..., Any]:
+        local = threading.local()
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(local, "busy", False):
+                return func(*args, **kwargs)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return func(*args, **kwargs)
+            local.busy = True
+            try:
+                if can_block_predicate(*args, **kwargs):
+                    return func(*args, **kwargs)
+                frame = inspect.currentframe()
+                frame = frame.f_back if frame else None
+                where = None
+                while frame is not None:
+                    name = frame.f_code.co_filename.replace("\\", "/")
+                    if any(
+                        name.endswith(f) and frame.f_code.co_name in fns
+                        for f, fns in can_block_functions
+                    ):
+                        return func(*args, **kwargs)
+                    if (
+                        where is None
+                        and not name.startswith(stdlib)
+                        and "/blockbuster/" not in name
+                    ):
+                        where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
+                    frame = frame.f_back
+                key = (func_name, where or "?")
+                seen[key] = seen.get(key, 0) + 1
+                return func(*args, **kwargs)
+            finally:
+                local.busy = False
+
+        return wrapper
+
+    bb._wrap_blocking = recording_wrap
+    try:
+        buster = bb.BlockBuster()
+
+        async def on_loop() -> None:
+            buster.activate()
+            try:
+                fn()
+            finally:
+                buster.deactivate()
+
+        asyncio.run(on_loop())
+    finally:
+        bb._wrap_blocking = original_wrap
+    return [{"call": k[0], "where": k[1], "count": n} for k, n in sorted(seen.items())]
+
+
+def short_path(filename: str) -> str:
+    marker = "site-packages/"
+    return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
+
+
+# -- modes -----------------------------------------------------------------------------------
+
+
+def probe_sdk(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """Import, constructions, loop gaps, blocking calls, first and second ``ainvoke``."""
+    out: dict[str, Any] = {}
+    out["import"], _ = timed(lambda: importlib.import_module(sdk_module(config["sdk"])))
+    build = model_factory(config, servers)
+
+    async def first_on_loop() -> dict[str, Any]:
+        # the app's case: the first construction, inside a running event loop
+        async with Heartbeat() as beat:
+            result, _ = timed(build)
+        return {**result, "worst_gap": beat.worst}
+
+    async def via_thread() -> dict[str, Any]:
+        async with Heartbeat() as beat:
+            result, _ = await atimed(asyncio.to_thread(build))
+        return {**result, "worst_gap": beat.worst}
+
+    out["construct_1"] = asyncio.run(first_on_loop())
+    # built outside any loop: this instance serves the ainvoke calls below
+    out["construct_2"], model = timed(build)
+    out["construct_via_thread"] = asyncio.run(via_thread())
+    if config.get("blocking", True):
+        try:
+            out["blocking_calls"] = record_blocking_calls(lambda: timed(build))
+        except Exception as exc:
+            out["blocking_calls_error"] = describe(exc)
+
+    async def first_calls() -> dict[str, Any]:
+        calls: dict[str, Any] = {}
+        target = model
+        if target is None:
+            calls["construct_for_ainvoke"], target = timed(build)
+        if target is None:
+            return calls
+        async with Heartbeat() as beat:
+            calls["ainvoke_1"], reply = await atimed(target.ainvoke("hello"))
+        calls["ainvoke_1"]["worst_gap"] = beat.worst
+        calls["ainvoke_2"], _ = await atimed(target.ainvoke("hello again"))
+        if reply is not None:
+            calls["reply"] = str(reply.content)
+        return calls
+
+    out.update(asyncio.run(first_calls()))
+    return out
+
+
+def probe_app(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """N concurrent first requests to an async app through one cache design."""
+    from . import baselines
+
+    design, concurrency = config["design"], int(config.get("concurrency", 10))
+    provider = config["sdk"]
+    out: dict[str, Any] = {"design": design, "concurrency": concurrency}
+    started = time.perf_counter()
+    importlib.import_module(sdk_module(provider))  # the app imports its SDK at start-up
+    build = model_factory(config, servers)
+    constructions = 0
+    count_lock = threading.Lock()
+
+    def counting_factory(model_name: str, **_: Any) -> Any:
+        nonlocal constructions
+        with count_lock:
+            constructions += 1
+        return build()
+
+    baselines.FACTORIES[provider] = counting_factory
+    baselines.reset()
+    import llmcache
+
+    cache = llmcache.ModelCache({provider: counting_factory})
+    name = MODEL[provider]
+
+    async def get_model() -> Any:
+        if design == "no-cache":
+            return baselines.get_model_nocache(name, provider)
+        if design == "functools.cache":
+            return baselines.get_model_functools(name, provider)
+        if design == "asyncio.Lock":
+            return await baselines.get_model_async_lock(name, provider)
+        if design in ("llmcache", "llmcache-warmed"):
+            return await cache.aget(name, provider)
+        raise ValueError(f"unknown design {design!r}; expected one of {baselines.DESIGNS}")
+
+    async def request() -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            model = await get_model()
+            await model.ainvoke("hello")
+        except Exception as exc:
+            return {"seconds": time.perf_counter() - start, "error": describe(exc)}
+        return {"seconds": time.perf_counter() - start}
+
+    async def app() -> None:
+        if design == "llmcache-warmed":
+            try:
+                await cache.awarm([(name, provider)])  # in the app's lifespan, before serving
+            except BaseException as exc:
+                out["warm_error"] = describe(exc)
+        out["startup_seconds"] = time.perf_counter() - started
+        async with Heartbeat() as beat:
+            out["requests"] = await asyncio.gather(*(request() for _ in range(concurrency)))
+        out["worst_gap"] = beat.worst
+
+    asyncio.run(app())
+    out["constructions"] = constructions
+    return out
+
+
+def probe_throughput(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """``calls`` ``ainvoke`` calls at ``concurrency``, on one warmed model."""
+    calls, concurrency = int(config.get("calls", 1000)), int(config.get("concurrency", 50))
+    importlib.import_module(sdk_module(config["sdk"]))
+    model = model_factory(config, servers)()
+
+    async def run() -> dict[str, Any]:
+        await model.ainvoke("warm-up")  # connection set-up is not throughput
+        gate = asyncio.Semaphore(concurrency)
+        latencies: list[float] = []
+        errors: list[str] = []
+
+        async def one() -> None:
+            async with gate:
+                start = time.perf_counter()
+                try:
+                    await model.ainvoke("hello")
+                except Exception as exc:
+                    errors.append(describe(exc))
+                    return
+                latencies.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        wall = time.perf_counter() - start
+        return {
+            "calls": calls,
+            "concurrency": concurrency,
+            "wall_seconds": wall,
+            "latencies": latencies,
+            "errors": errors[:5],
+            "error_count": len(errors),
+        }
+
+    return asyncio.run(run())
+
+
+MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+    "sdk": probe_sdk,
+    "app": probe_app,
+    "throughput": probe_throughput,
+}
+
+
+def run(config: dict[str, Any]) -> dict[str, Any]:
+    mode = config.get("mode", "sdk")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(MODES)}")
+    if config.get("sdk") not in MODEL:
+        raise ValueError(f"unknown sdk {config.get('sdk')!r}; expected one of {sorted(MODEL)}")
+    result: dict[str, Any] = {"config": config, "versions": versions(), "python": sys.version}
+    result["isolation"] = "netns" if os.environ.get("LLMCACHE_PRIVATE_NETNS") == "1" else "guard"
+    result["bytecode"] = {
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+    }
+    with lab_servers(config) as servers:
+        os.environ.update(servers.get("metadata_env", {}))
+        if "grpc_roots" in servers:
+            os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = servers["grpc_roots"]
+        os.environ.update({k: str(v) for k, v in config.get("env", {}).items()})
+        result["simulated_model_latency"] = servers["simulated_model_latency"]
+        started = time.perf_counter()
+        result.update(MODES[mode](config, servers))
+        result["probe_seconds"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if os.environ.get("LLMCACHE_NETGUARD") == "1":
+        from . import netguard
+
+        netguard.install()
+    try:
+        config = json.loads(args[0])
+        result = run(config)
+    except Exception as exc:
+        print(json.dumps({"fatal": describe(exc), "traceback": traceback.format_exc()}))
+        return 1
+    if os.environ.get("LLMCACHE_NETGUARD") == "1":
+        from . import netguard
+
+        result["netguard_violations"] = netguard.take_violations()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Run the lab's HTTP servers in their own process: ``python -m llmcache.lab.serve ...``.
+
+A probe starts this beside itself (inside the same private network namespace) so that the
+servers' CPU time never shares the probe's interpreter lock. It prints one JSON line with the
+ports and environment, then serves until its standard input closes or it is terminated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from .servers import METADATA_MODES, GeminiRestServer, MetadataServer, OpenAIServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmcache.lab.serve", description=__doc__)
+    parser.add_argument("--gemini", action="store_true", help="serve Gemini REST")
+    parser.add_argument("--openai", action="store_true", help="serve OpenAI chat completions")
+    parser.add_argument("--metadata", choices=METADATA_MODES, help="serve GCE metadata")
+    parser.add_argument("--metadata-delay", type=float, default=0.0, help="slow-valid delay, s")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="simulated model latency, seconds"
+    )
+    args = parser.parse_args(argv)
+
+    servers: list[Any] = []
+    info: dict[str, Any] = {"simulated_model_latency": args.latency}
+    if args.gemini:
+        gemini = GeminiRestServer(simulated_model_latency=args.latency).start()
+        servers.append(gemini)
+        info["gemini_url"] = gemini.url
+    if args.openai:
+        openai = OpenAIServer(simulated_model_latency=args.latency).start()
+        servers.append(openai)
+        info["openai_base_url"] = openai.base_url
+    if args.metadata:
+        metadata = MetadataServer(args.metadata, delay=args.metadata_delay).start()
+        servers.append(metadata)
+        info["metadata_env"] = metadata.env
+    print(json.dumps(info), flush=True)
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait()
+    for server in servers:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
