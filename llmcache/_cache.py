@@ -1,12 +1,12 @@
 """The cache: one shared model per configuration, built once, in a thread the cache owns.
 
-Design, in one paragraph: a single ``threading.Lock`` guards a dict from key to *flight*. A
-flight is a ``concurrent.futures.Future`` plus the thread that fulfils it. The first caller of a
-key creates the flight and starts a daemon thread that runs the factory; every other caller,
-sync or async, in any thread or event loop, waits on that same future. Sync callers block on
-``Future.result()``; async callers get a future of their own loop, completed through
-``call_soon_threadsafe``, so no asyncio object is shared between loops or made at import, a
-cancelled waiter never cancels the build, and the loop never runs the factory. The lock is held
+Design, in one paragraph: a single ``threading.Lock`` guards two dicts, key -> built model and
+key -> *flight*. A flight is a ``concurrent.futures.Future`` plus the thread that fulfils it.
+The first caller of a key creates the flight and starts a daemon thread that runs the factory;
+every other caller, sync or async, in any thread or event loop, waits on that same future. Sync
+callers block on ``Future.result()``; async callers get a future of their own loop, completed
+through ``call_soon_threadsafe``, so no asyncio object is shared between loops or made at import,
+a cancelled waiter never cancels the build, and the loop never runs the factory. The lock is held
 only for dict operations, never during a build, so keys are independent.
 """
 
@@ -69,8 +69,11 @@ WarmSpec = str | tuple[str, str | None] | Mapping[str, Any] | ModelSpec
 ``{"model_name": ..., "provider": ..., **kwargs}``, or a :class:`ModelSpec`."""
 
 
+_MISSING = object()
+
+
 class _Flight:
-    """One build of one key; once it succeeds it stays in the dict as the cached entry."""
+    """One build of one key, shared by every caller that arrives while it runs."""
 
     __slots__ = ("builder", "future", "key")
 
@@ -99,7 +102,8 @@ class ModelCache:
         self.slow_threshold = slow_threshold
         self._lock = threading.Lock()
         self._providers: dict[str, Factory] = {}
-        self._flights: dict[CacheKey, _Flight] = {}
+        self._flights: dict[CacheKey, _Flight] = {}  # builds running now
+        self._models: dict[CacheKey, Any] = {}  # built models
         self._in_flight = 0
         self._reset_counters()
         for name, factory in (BUILTIN_PROVIDERS if providers is None else providers).items():
@@ -138,26 +142,28 @@ class ModelCache:
             raise TypeError(f"factory for provider {name!r} must be callable")
         with self._lock:
             self._providers[name] = factory
-            for key in [k for k in self._flights if k.provider == name]:
-                del self._flights[key]
+            for store in (self._flights, self._models):
+                for key in [k for k in store if k.provider == name]:
+                    del store[key]
 
     # -- lookups ---------------------------------------------------------------------------
 
     def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """The model for this configuration, building it once if needed (blocks meanwhile)."""
-        flight, hit = self._join(model_name, provider, kwargs)
-        if not hit:
-            if flight.builder == threading.get_ident():
-                raise RuntimeError(
-                    f"the factory building {flight.key} asked the cache for the same model"
-                )
-            if _running_loop() is not None:
-                logger.warning(
-                    "get_model(%r) blocks a running event loop while %s is built; "
-                    "use get_model_async()",
-                    model_name,
-                    flight.key,
-                )
+        flight, model = self._join(model_name, provider, kwargs)
+        if flight is None:
+            return model
+        if flight.builder == threading.get_ident():
+            raise RuntimeError(
+                f"the factory building {flight.key} asked the cache for the same model"
+            )
+        if _running_loop() is not None:
+            logger.warning(
+                "get_model(%r) blocks a running event loop while %s is built; "
+                "use get_model_async()",
+                model_name,
+                flight.key,
+            )
         return flight.future.result()
 
     async def aget(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
@@ -166,9 +172,9 @@ class ModelCache:
         Cancelling this call (or timing it out) cancels only this wait: the build goes on and
         its model is cached for the other callers.
         """
-        flight, hit = self._join(model_name, provider, kwargs)
-        if hit:
-            return flight.future.result()
+        flight, model = self._join(model_name, provider, kwargs)
+        if flight is None:
+            return model
         return await _await_in_loop(flight.future)
 
     def warm(self, specs: Iterable[WarmSpec]) -> list[Any]:
@@ -176,26 +182,27 @@ class ModelCache:
 
         Every build runs to its end; if any fail, an ``ExceptionGroup`` holds their errors.
         """
-        flights = [self._join(s.model_name, s.provider, s.kwargs)[0] for s in _parse_specs(specs)]
-        concurrent.futures.wait([f.future for f in flights])
-        return _results_or_group([f.future for f in flights])
+        futures = self._futures_for(specs)
+        concurrent.futures.wait(futures)
+        return _results_or_group(futures)
 
     async def awarm(self, specs: Iterable[WarmSpec]) -> list[Any]:
         """Like :meth:`warm`, awaited without blocking the event loop."""
-        flights = [self._join(s.model_name, s.provider, s.kwargs)[0] for s in _parse_specs(specs)]
-        await asyncio.gather(*(_await_in_loop(f.future) for f in flights), return_exceptions=True)
-        return _results_or_group([f.future for f in flights])
+        futures = self._futures_for(specs)
+        await asyncio.gather(*(_await_in_loop(f) for f in futures), return_exceptions=True)
+        return _results_or_group(futures)
 
     def clear(self) -> None:
         """Drop every cached model and reset the counters (running builds are not cached)."""
         with self._lock:
             self._flights.clear()
+            self._models.clear()
             self._reset_counters()
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters."""
         with self._lock:
-            size = sum(1 for f in self._flights.values() if f.future.done())
+            size = len(self._models)
             return CacheStats(
                 hits=self._hits,
                 misses=self._misses,
@@ -208,25 +215,36 @@ class ModelCache:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _futures_for(self, specs: Iterable[WarmSpec]) -> list[concurrent.futures.Future[Any]]:
+        """One future per spec: a running build's, or a done one for a model already built."""
+        futures = []
+        for spec in _parse_specs(specs):
+            flight, model = self._join(spec.model_name, spec.provider, spec.kwargs)
+            if flight is None:
+                done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                done.set_result(model)
+                futures.append(done)
+            else:
+                futures.append(flight.future)
+        return futures
+
     def _join(
         self, model_name: str, provider: str | None, kwargs: Mapping[str, Any]
-    ) -> tuple[_Flight, bool]:
-        """The flight for this configuration, starting a build if none is cached or running.
-
-        Returns the flight and whether it was a hit (already built).
-        """
+    ) -> tuple[_Flight | None, Any]:
+        """``(None, model)`` on a hit; else ``(flight, None)``, starting a build if none runs."""
         provider = self._provider_for(model_name, provider)
         key = CacheKey.build(provider, model_name, kwargs)
         with self._lock:
-            flight = self._flights.get(key)
-            if flight is not None and flight.future.done():
+            model = self._models.get(key, _MISSING)
+            if model is not _MISSING:
                 self._hits += 1
-                return flight, True
+                return None, model
+            flight = self._flights.get(key)
             factory = self._providers.get(provider)
             if factory is not None:
                 self._misses += 1
                 if flight is not None:
-                    return flight, False
+                    return flight, None
                 flight = _Flight(key)
                 self._flights[key] = flight
                 self._in_flight += 1
@@ -239,7 +257,7 @@ class ModelCache:
             daemon=True,
         )
         thread.start()
-        return flight, False
+        return flight, None
 
     def _provider_for(self, model_name: object, provider: object) -> str:
         """Validate the input; return the provider name (given or inferred)."""
@@ -295,6 +313,9 @@ class ModelCache:
             self._in_flight -= 1
             self._constructions += 1
             self._construct_seconds += seconds
+            if self._flights.get(key) is flight:  # else cleared or re-registered meanwhile
+                del self._flights[key]
+                self._models[key] = model
         level = logging.WARNING if seconds > self.slow_threshold else logging.INFO
         logger.log(
             level,

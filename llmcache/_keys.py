@@ -127,17 +127,35 @@ def freeze_kwargs(kwargs: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CacheKey:
-    """One model configuration. Safe to log: its repr never holds a secret in plain text."""
+class CacheKey(tuple[str, str, tuple[tuple[str, Any], ...]]):
+    """One model configuration: ``(provider, model_name, frozen kwargs)``.
 
-    provider: str
-    model_name: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
+    A tuple, so hashing and comparing run in C on every cache hit. Safe to log: its repr never
+    holds a secret in plain text.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls, provider: str, model_name: str, kwargs: tuple[tuple[str, Any], ...] = ()
+    ) -> CacheKey:
+        return super().__new__(cls, (provider, model_name, kwargs))
 
     @classmethod
     def build(cls, provider: str, model_name: str, kwargs: Mapping[str, Any]) -> CacheKey:
-        return cls(provider, model_name, freeze_kwargs(kwargs))
+        return cls(provider, model_name, freeze_kwargs(kwargs) if kwargs else ())
+
+    @property
+    def provider(self) -> str:
+        return self[0]
+
+    @property
+    def model_name(self) -> str:
+        return self[1]
+
+    @property
+    def kwargs(self) -> tuple[tuple[str, Any], ...]:
+        return self[2]
 
     def __repr__(self) -> str:
         args = "".join(f", {name}={value!r}" for name, value in self.kwargs)

@@ -66,7 +66,9 @@ def isolated(argv: Sequence[str]) -> list[str]:
     return ["unshare", "-n", "sh", "-c", _ENTER, "sh", *argv]
 
 
-def guarded_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+def guarded_env(
+    extra: Mapping[str, str] | None = None, *, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """An environment for a lab subprocess: no API keys or ADC file, metadata on loopback.
 
     ``GCE_METADATA_HOST``/``IP`` default to a loopback address where nothing listens, so even an
@@ -86,5 +88,5 @@ def guarded_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str
     )
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(name, None)
-    env.update(extra)
+    env.update(extra or {})
     return env

@@ -12,6 +12,7 @@ them, and measures. Config keys:
 - ``env``: extra variables set before the SDK is imported (``NO_GCE_CHECK``...)
 - ``latency``: simulated model latency of the fake servers, seconds
 - ``mode``: ``"sdk"`` (import, constructions, loop gaps, blocking calls, 1st/2nd ``ainvoke``),
+  ``"auth"`` (import, then the first construction and two ``ainvoke`` in one loop),
   ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design) or
   ``"throughput"`` (``calls``, ``concurrency``)
 """
@@ -163,9 +164,10 @@ def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[
     sdk, auth = config["sdk"], config.get("auth", "api-key")
     if sdk == "openai":
         from langchain_openai import ChatOpenAI
+        from pydantic import SecretStr
 
-        base_url = servers["openai_base_url"]
-        return lambda: ChatOpenAI(model=MODEL["openai"], api_key=FAKE_OPENAI_KEY, base_url=base_url)
+        base_url, key = servers["openai_base_url"], SecretStr(FAKE_OPENAI_KEY)
+        return lambda: ChatOpenAI(model=MODEL["openai"], api_key=key, base_url=base_url)
 
     from langchain_google_genai import ChatGoogleGenerativeAI
 
@@ -379,6 +381,27 @@ def probe_sdk(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def probe_auth(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """The first request's path in one auth environment: build on the loop, then two calls."""
+    out: dict[str, Any] = {}
+    out["import"], _ = timed(lambda: importlib.import_module(sdk_module(config["sdk"])))
+    build = model_factory(config, servers)
+
+    async def app() -> None:
+        async with Heartbeat() as beat:
+            out["construct_1"], model = timed(build)
+        out["construct_1"]["worst_gap"] = beat.worst
+        if model is None:
+            return
+        async with Heartbeat() as beat:
+            out["ainvoke_1"], _ = await atimed(model.ainvoke("hello"))
+        out["ainvoke_1"]["worst_gap"] = beat.worst
+        out["ainvoke_2"], _ = await atimed(model.ainvoke("hello again"))
+
+    asyncio.run(app())
+    return out
+
+
 def probe_app(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
     """N concurrent first requests to an async app through one cache design."""
     from . import baselines
@@ -480,6 +503,7 @@ def probe_throughput(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
 
 MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "sdk": probe_sdk,
+    "auth": probe_auth,
     "app": probe_app,
     "throughput": probe_throughput,
 }

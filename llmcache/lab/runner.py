@@ -30,7 +30,7 @@ def run_probe(
     The probe imports this repo's ``llmcache`` through ``PYTHONPATH`` (so SDK venvs need not
     install it). ``env`` adds variables to the guarded environment (e.g. bytecode settings).
     """
-    run_env = guarded_env(**(env or {}))
+    run_env = guarded_env(env)
     run_env["PYTHONPATH"] = str(REPO_ROOT)
     argv = isolated([str(python), "-m", "llmcache.lab.probe", json.dumps(config)])
     try:

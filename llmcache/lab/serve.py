@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     for server in servers:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 __all__ = [
     "GeminiRestServer",
@@ -124,7 +124,7 @@ class _BaseServer:
         with self._lock:
             self.requests[what] += 1
 
-    def start(self) -> _BaseServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -138,7 +138,7 @@ class _BaseServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -319,7 +319,7 @@ class MetadataServer(_BaseServer):
         address = f"127.0.0.1:{self.port}"
         return {"GCE_METADATA_HOST": address, "GCE_METADATA_IP": address}
 
-    def start(self) -> MetadataServer:
+    def start(self) -> Self:
         if self.mode == "slow-valid":
             super().start()
         elif self.mode == "blackhole":
