@@ -1,0 +1,228 @@
+"""``python -m llmcache.lab``: build the SDK matrix and run the experiments, recording raw JSON.
+
+    python -m llmcache.lab run --profile quick|full [--only NAME ...] --out DIR
+    python -m llmcache.lab venvs            # build (or check) the SDK matrix only
+    python -m llmcache.lab summary DIR      # print the tables of a results folder
+
+Every result file holds the machine's metadata and every raw run; tables are derived from them
+(``llmcache.lab.tables``), never typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import experiments, isolation, matrix, tables
+from .runner import REPO_ROOT, ProbeError, run_probe
+
+SIMULATED_NOTE = (
+    "model servers are loopback fakes; their answer delay is a SIMULATED model latency "
+    "(see simulated_model_latency); everything else is measured"
+)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _cpu_model() -> str:
+    for line in _read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _memory_gib() -> float | None:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return None
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
+
+
+def machine_metadata(profile: experiments.Profile) -> dict[str, Any]:
+    """Where, when and with what this run was made."""
+    from .probe import versions
+
+    return {
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "python": sys.version.split()[0],
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "profile": profile.name,
+        "profile_settings": {k: v for k, v in vars(profile).items() if k != "name"},
+        "isolation": "netns (unshare -n)" if isolation.netns_available() else "socket guard",
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+        "lab_python_versions": versions(),
+        "note": SIMULATED_NOTE,
+    }
+
+
+class Progress:
+    """A one-line progress bar on a terminal; one line per task elsewhere (CI logs)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def _bar(self) -> str:
+        width = 24
+        filled = int(width * self.done / self.total) if self.total else width
+        elapsed = time.monotonic() - self.started
+        return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {elapsed:5.0f}s"
+
+    def start(self, what: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r\033[K{self._bar()} {what}")
+            self.stream.flush()
+
+    def finish(self, what: str, seconds: float, error: str | None = None) -> None:
+        self.done += 1
+        status = f"FAILED: {error}" if error else f"{seconds:.1f}s"
+        if self.tty:
+            self.stream.write(f"\r\033[K{self._bar()} {what} {status}")
+            if self.done == self.total or error:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"{self._bar()} {what} {status}\n")
+        self.stream.flush()
+
+
+def _write(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    tmp.replace(path)  # a reader never sees half a file
+
+
+def run(profile_name: str, only: list[str] | None, out: Path, log: TextIO = sys.stderr) -> int:
+    profile = experiments.PROFILES[profile_name]
+    tasks = experiments.plan(profile, only)
+    out.mkdir(parents=True, exist_ok=True)
+    needed = {t.venv.name: t.venv for t in tasks if t.venv is not None}
+    for spec in needed.values():
+        matrix.ensure_venv(spec, log=lambda message: print(message, file=log))
+    metadata = machine_metadata(profile)
+    print(
+        f"llmcache lab: profile {profile.name}, {len(tasks)} measurements, "
+        f"isolation {metadata['isolation']}, results in {out}",
+        file=log,
+    )
+    files: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        files.setdefault(
+            task.experiment,
+            {"experiment": task.experiment, "complete": False, "metadata": metadata, "runs": []},
+        )
+    progress = Progress(len(tasks), log)
+    failures = 0
+    for task in tasks:
+        what = f"{task.experiment}: {task.describe()}"
+        progress.start(what)
+        started = time.perf_counter()
+        record: dict[str, Any] = {"labels": task.labels}
+        try:
+            if task.bench is not None:
+                record["result"] = task.bench()
+            else:
+                assert task.venv is not None
+                record["result"] = run_probe(
+                    task.venv.python, task.config, timeout=task.timeout, env=task.venv.run_env
+                )
+        except (ProbeError, OSError, ValueError) as exc:
+            record["error"] = str(exc)[:4000]
+            failures += 1
+        record["wall_seconds"] = time.perf_counter() - started
+        if task.venv is not None:
+            record["venv"] = task.venv.name
+        payload = files[task.experiment]
+        payload["runs"].append(record)
+        _write(out / f"{task.experiment}.json", payload)  # nothing lost if interrupted
+        error = record.get("error")
+        progress.finish(what, record["wall_seconds"], error.splitlines()[0] if error else None)
+    for name, payload in files.items():
+        payload["complete"] = True
+        _write(out / f"{name}.json", payload)
+    print(file=log)
+    print(summary(out, list(files)), file=sys.stdout)
+    if failures:
+        print(f"{failures} measurement(s) failed; see 'error' in the JSON files", file=log)
+    return 1 if failures else 0
+
+
+def summary(out: Path, names: list[str] | None = None) -> str:
+    """The derived tables of a results folder, as text."""
+    parts = [f"({SIMULATED_NOTE})"]
+    for name, make in tables.TABLES.items():
+        if names is not None and name not in names:
+            continue
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        parts.append(f"\n## {name}\n")
+        parts.append(tables.format_table(make(tables.load(out, name))))
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m llmcache.lab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run experiments and write JSON results")
+    run_cmd.add_argument("--profile", choices=sorted(experiments.PROFILES), default="quick")
+    run_cmd.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(experiments.EXPERIMENTS),
+        metavar="NAME",
+        help=f"run only these experiments: {', '.join(experiments.EXPERIMENTS)}",
+    )
+    run_cmd.add_argument("--out", type=Path, required=True, help="folder for the JSON results")
+    commands.add_parser("venvs", help="build the SDK matrix venvs (uv) and list them")
+    summary_cmd = commands.add_parser("summary", help="print the tables of a results folder")
+    summary_cmd.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        return run(args.profile, args.only, args.out)
+    if args.command == "venvs":
+        for spec in matrix.MATRIX:
+            python = matrix.ensure_venv(spec)
+            print(f"{spec.name:22} {spec.label:50} {python}")
+        return 0
+    if not args.out.is_dir():
+        parser.error(f"{args.out} is not a folder of results")
+    print(summary(args.out))
+    return 0

@@ -1,0 +1,207 @@
+"""The lab's experiments and profiles: which probes to run, how often, with which settings.
+
+Each experiment expands into tasks; a task is one fresh-process probe (or one in-process bench)
+whose raw result is kept whole in the experiment's JSON file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .baselines import DESIGNS
+from .matrix import MATRIX, VenvSpec, spec_named
+from .servers import DEFAULT_SIMULATED_MODEL_LATENCY
+
+__all__ = [
+    "AUTH_ENVS",
+    "EXPERIMENTS",
+    "PROFILES",
+    "Profile",
+    "Task",
+    "plan",
+]
+
+AUTH_ENVS: dict[str, dict[str, Any]] = {
+    "api-key": {"auth": "api-key"},
+    "adc-blackhole": {"auth": "adc", "metadata": "blackhole"},
+    "adc-refuse": {"auth": "adc", "metadata": "refuse"},
+    "adc-slow-valid": {"auth": "adc", "metadata": "slow-valid", "metadata_delay": 0.5},
+    "adc-blackhole NO_GCE_CHECK=true": {
+        "auth": "adc",
+        "metadata": "blackhole",
+        "env": {"NO_GCE_CHECK": "true"},
+    },
+    "adc-blackhole NO_GCE_CHECK=True": {
+        "auth": "adc",
+        "metadata": "blackhole",
+        "env": {"NO_GCE_CHECK": "True"},
+    },
+    "adc-blackhole timeout=1 retries=1": {
+        "auth": "adc",
+        "metadata": "blackhole",
+        "env": {"GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "1"},
+    },
+}
+"""The auth environments of the issue. ``adc`` means no API key: 3.x runs
+``google.auth.default()``; 4.x is built with ``vertexai=True`` (its ADC path). The slow-valid
+metadata server answers each request after 0.5 s, a lab setting, not a measured GCE figure."""
+
+AUTH_VENVS = ("lcgg-3.2.0", "lcgg-4.x")
+APP_VENVS = ("lcgg-3.2.0", "lcgg-4.x")
+THROUGHPUT_VENVS = ("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-httpx", "openai")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    sdk_runs: int
+    auth_runs: int
+    app_runs: int
+    app_concurrency: int
+    app_auth: tuple[str, ...]
+    throughput_calls: int
+    throughput_concurrency: int
+    hit_number: int
+    simulated_model_latency: float = DEFAULT_SIMULATED_MODEL_LATENCY
+
+
+PROFILES = {
+    "quick": Profile(
+        "quick",
+        sdk_runs=2,
+        auth_runs=1,
+        app_runs=1,
+        app_concurrency=5,
+        app_auth=("api-key", "adc-refuse"),
+        throughput_calls=300,
+        throughput_concurrency=50,
+        hit_number=50_000,
+    ),
+    "full": Profile(
+        "full",
+        sdk_runs=10,
+        auth_runs=3,
+        app_runs=3,
+        app_concurrency=10,
+        app_auth=("api-key", "adc-refuse", "adc-blackhole"),
+        throughput_calls=1000,
+        throughput_concurrency=50,
+        hit_number=200_000,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One measurement: a probe in ``venv`` with ``config``, or an in-process bench."""
+
+    experiment: str
+    labels: dict[str, Any]
+    venv: VenvSpec | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 300
+    bench: Callable[[], Any] | None = None
+
+    def describe(self) -> str:
+        return " ".join(str(v) for v in self.labels.values())
+
+
+def _sdk_tasks(profile: Profile) -> list[Task]:
+    return [
+        Task(
+            "sdk",
+            {"venv": spec.name, "label": spec.label, "run": run},
+            spec,
+            {"sdk": spec.sdk, "mode": "sdk", "auth": "api-key", "latency": 0.0},
+            timeout=120,
+        )
+        for run in range(profile.sdk_runs)
+        for spec in MATRIX
+    ]
+
+
+def _auth_tasks(profile: Profile) -> list[Task]:
+    return [
+        Task(
+            "auth",
+            {"venv": venv, "auth_env": auth_env, "run": run},
+            spec_named(venv),
+            {"sdk": "google", "mode": "auth", "latency": 0.0, **settings},
+            timeout=180,
+        )
+        for run in range(profile.auth_runs)
+        for venv in AUTH_VENVS
+        for auth_env, settings in AUTH_ENVS.items()
+    ]
+
+
+def _app_tasks(profile: Profile) -> list[Task]:
+    tasks = []
+    for run in range(profile.app_runs):
+        for venv in APP_VENVS:
+            for auth_env in profile.app_auth:
+                for design in DESIGNS:
+                    slow = auth_env == "adc-blackhole"
+                    if slow and run > 0:
+                        continue  # ~12 s per metadata probe: one run is enough to show it
+                    if slow and design == "no-cache":
+                        continue  # one blocking 12 s probe per request: minutes, nothing new
+                    config = {
+                        "sdk": "google",
+                        "mode": "app",
+                        "design": design,
+                        "concurrency": profile.app_concurrency,
+                        "latency": profile.simulated_model_latency,
+                        **AUTH_ENVS[auth_env],
+                    }
+                    labels = {"venv": venv, "auth_env": auth_env, "design": design, "run": run}
+                    tasks.append(Task("app", labels, spec_named(venv), config, timeout=600))
+    return tasks
+
+
+def _throughput_tasks(profile: Profile) -> list[Task]:
+    tasks = []
+    for venv in THROUGHPUT_VENVS:
+        spec = spec_named(venv)
+        config = {
+            "sdk": spec.sdk,
+            "mode": "throughput",
+            "auth": "api-key",
+            "latency": 0.0,
+            "calls": profile.throughput_calls,
+            "concurrency": profile.throughput_concurrency,
+        }
+        tasks.append(Task("throughput", {"venv": venv, "label": spec.label}, spec, config))
+    return tasks
+
+
+def _hit_cost_tasks(profile: Profile) -> list[Task]:
+    from .hitcost import measure_hit_costs
+
+    return [
+        Task(
+            "hit_cost",
+            {"number": profile.hit_number},
+            bench=lambda: measure_hit_costs(number=profile.hit_number, repeat=5),
+        )
+    ]
+
+
+EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
+    "hit_cost": _hit_cost_tasks,
+    "sdk": _sdk_tasks,
+    "auth": _auth_tasks,
+    "app": _app_tasks,
+    "throughput": _throughput_tasks,
+}
+
+
+def plan(profile: Profile, only: list[str] | None = None) -> list[Task]:
+    """Every task of ``profile`` (restricted to the experiments in ``only``)."""
+    names = only or list(EXPERIMENTS)
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}; expected some of {list(EXPERIMENTS)}")
+    return [task for name in names for task in EXPERIMENTS[name](profile)]

@@ -1,0 +1,231 @@
+"""Derived tables: medians and percentiles computed from the raw result files, never typed in.
+
+Used by the CLI's closing summary, the notebooks and the report, so every number shown anywhere
+comes from the same code reading the same JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "TABLES",
+    "app_table",
+    "auth_table",
+    "format_table",
+    "hit_cost_table",
+    "load",
+    "percentile",
+    "sdk_table",
+    "throughput_table",
+]
+
+Row = dict[str, Any]
+
+
+def load(out_dir: str | Path, experiment: str) -> dict[str, Any]:
+    """One experiment's raw results file."""
+    data: dict[str, Any] = json.loads((Path(out_dir) / f"{experiment}.json").read_text())
+    return data
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0-100), linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    node: Any = result
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _ok_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [run for run in data["runs"] if "result" in run]
+
+
+def _grouped(data: dict[str, Any], *labels: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for run in _ok_runs(data):
+        groups[tuple(run["labels"][name] for name in labels)].append(run["result"])
+    return groups
+
+
+def _first_error(results: list[dict[str, Any]], *paths: tuple[str, ...]) -> str:
+    for result in results:
+        for path in paths:
+            error = _get(result, *path, "error")
+            if error:
+                return str(error).split(":")[0]
+    return ""
+
+
+def sdk_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK configuration: medians over fresh processes (seconds, or ms where named)."""
+    rows = []
+    for (venv, label), results in _grouped(data, "venv", "label").items():
+        version = results[0]["versions"].get(
+            "langchain-google-genai", results[0]["versions"].get("langchain-openai", "")
+        )
+
+        def med(*path: str, scale: float = 1.0, _results: list[dict[str, Any]] = results) -> Any:
+            value = _median(_get(r, *path) for r in _results)
+            return None if value is None else value * scale
+
+        rows.append(
+            {
+                "venv": venv,
+                "configuration": label,
+                "version": version,
+                "runs": len(results),
+                "import_s": med("import", "seconds"),
+                "construct_1_ms": med("construct_1", "seconds", scale=1e3),
+                "construct_2_ms": med("construct_2", "seconds", scale=1e3),
+                "loop_gap_on_loop_ms": med("construct_1", "worst_gap", scale=1e3),
+                "loop_gap_via_thread_ms": med("construct_via_thread", "worst_gap", scale=1e3),
+                "blocking_calls": _median(
+                    sum(c["count"] for c in r.get("blocking_calls", [])) for r in results
+                ),
+                "ainvoke_1_ms": med("ainvoke_1", "seconds", scale=1e3),
+                "ainvoke_2_ms": med("ainvoke_2", "seconds", scale=1e3),
+                "error": _first_error(results, ("ainvoke_1",), ("construct_2",)),
+            }
+        )
+    return rows
+
+
+def auth_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK and auth environment: the first request's construction and calls (seconds)."""
+    rows = []
+    for (venv, auth_env), results in _grouped(data, "venv", "auth_env").items():
+        construct = _median(_get(r, "construct_1", "seconds") for r in results)
+        first = _median(_get(r, "ainvoke_1", "seconds") for r in results)
+        rows.append(
+            {
+                "venv": venv,
+                "auth_env": auth_env,
+                "runs": len(results),
+                "construct_s": construct,
+                "ainvoke_1_s": first,
+                "ainvoke_2_s": _median(_get(r, "ainvoke_2", "seconds") for r in results),
+                "first_request_s": (construct or 0.0) + (first or 0.0),
+                "loop_gap_s": _median(
+                    max(
+                        _get(r, "construct_1", "worst_gap") or 0,
+                        _get(r, "ainvoke_1", "worst_gap") or 0,
+                    )
+                    for r in results
+                ),
+                "error": _first_error(results, ("construct_1",), ("ainvoke_1",)),
+            }
+        )
+    return rows
+
+
+def app_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK, auth environment and design: N concurrent first requests (seconds)."""
+    rows = []
+    for (venv, auth_env, design), results in _grouped(data, "venv", "auth_env", "design").items():
+        latencies = [q["seconds"] for r in results for q in r["requests"]]
+        errors = sum(1 for r in results for q in r["requests"] if "error" in q)
+        rows.append(
+            {
+                "venv": venv,
+                "auth_env": auth_env,
+                "design": design,
+                "runs": len(results),
+                "startup_s": _median(r["startup_seconds"] for r in results),
+                "first_request_p50_s": percentile(latencies, 50),
+                "first_request_max_s": max(latencies) if latencies else None,
+                "constructions": _median(r["constructions"] for r in results),
+                "loop_worst_gap_s": _median(r["worst_gap"] for r in results),
+                "failed_requests": errors,
+                "simulated_model_latency_s": results[0]["simulated_model_latency"],
+            }
+        )
+    return rows
+
+
+def throughput_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK configuration: requests per second and latency percentiles (ms)."""
+    rows = []
+    for run in _ok_runs(data):
+        result = run["result"]
+        latencies = result["latencies"]
+        rows.append(
+            {
+                "venv": run["labels"]["venv"],
+                "configuration": run["labels"]["label"],
+                "calls": result["calls"],
+                "concurrency": result["concurrency"],
+                "requests_per_s": result["calls"] / result["wall_seconds"],
+                "p50_ms": percentile(latencies, 50) * 1e3,
+                "p99_ms": percentile(latencies, 99) * 1e3,
+                "errors": result["error_count"],
+            }
+        )
+    return rows
+
+
+def hit_cost_table(data: dict[str, Any]) -> list[Row]:
+    """ns per cache hit, median of the repeats."""
+    rows = []
+    for run in _ok_runs(data):
+        for design, runs in run["result"].items():
+            rows.append(
+                {"design": design, "ns_per_hit": statistics.median(runs), "repeats": len(runs)}
+            )
+    return rows
+
+
+TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "hit_cost": hit_cost_table,
+    "sdk": sdk_table,
+    "auth": auth_table,
+    "app": app_table,
+    "throughput": throughput_table,
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def format_table(rows: list[Row], columns: list[str] | None = None) -> str:
+    """A plain-text (and valid Markdown) table."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(rows[0])
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
+    return "\n".join([line, rule, *body])
