@@ -106,7 +106,8 @@ def test_blocking_recorder_lists_every_blocking_call_instead_of_stopping_at_the_
         time.sleep(0.001)
         Path(__file__).stat()
 
-    calls = {c["call"]: c for c in record_blocking_calls(blocking)}
-    assert calls["time.sleep"]["count"] == 2
-    assert "test_lab_probes.py" in calls["time.sleep"]["where"]
-    assert "os.stat" in calls
+    calls = record_blocking_calls(blocking)
+    sleeps = [c for c in calls if c["call"] == "time.sleep"]
+    assert sum(c["count"] for c in sleeps) == 2  # one per call site, both recorded
+    assert all("test_lab_probes.py" in c["where"] for c in sleeps)
+    assert any(c["call"] == "os.stat" for c in calls)
