@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest clean
+.PHONY: setup test lint typecheck pytest lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
 	touch $@
 
-test: lint typecheck pytest
+test: lint typecheck lab-venvs pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests
@@ -29,5 +29,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
+# The SDK matrix (uv venvs under .lab/venvs, rebuilt only when their spec changes).
+lab-venvs: $(STAMP)
+	$(PY) -m llmcache.lab venvs
+
+lab-quick: lab-venvs
+	$(PY) -m llmcache.lab run --profile quick --out .lab/results/quick
+
+lab-full: lab-venvs
+	$(PY) -m llmcache.lab run --profile full --out .lab/results/full
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .lab .mypy_cache .ruff_cache .pytest_cache
