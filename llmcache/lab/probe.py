@@ -297,7 +297,7 @@ def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
                         return func(*args, **kwargs)
                     if (
                         where is None
-                        and not name.startswith(stdlib)
+                        and not name.startswith((stdlib, "<"))
                         and "/blockbuster/" not in name
                     ):
                         where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"

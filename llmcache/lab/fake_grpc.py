@@ -1,0 +1,128 @@
+"""A Gemini gRPC server over TLS for langchain-google-genai 3.x, on loopback.
+
+Run by the 3.x venv's Python (it needs that venv's grpcio and generated message classes)::
+
+    python -m llmcache.lab.fake_grpc --cert CERT.pem --key KEY.pem [--port 0] [--latency S]
+
+It implements ``google.ai.generativelanguage.v1beta.GenerativeService/GenerateContent`` and
+``StreamGenerateContent``, waits ``--latency`` seconds (a SIMULATED model latency) before each
+answer, prints one JSON line ``{"port": N, "pid": P}`` once serving, and serves until terminated
+or until its standard input closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc  # type: ignore[import-not-found, import-untyped, unused-ignore]
+from google.ai.generativelanguage_v1beta.types import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    generative_service,
+)
+
+SERVICE = "google.ai.generativelanguage.v1beta.GenerativeService"
+
+
+def response_bytes(model: str) -> bytes:
+    """The smallest GenerateContentResponse the 3.x client parses, serialized."""
+    reply = generative_service.GenerateContentResponse(
+        candidates=[
+            {
+                "content": {"parts": [{"text": "ok"}], "role": "model"},
+                "finish_reason": "STOP",
+                "index": 0,
+            }
+        ],
+        usage_metadata={
+            "prompt_token_count": 1,
+            "candidates_token_count": 4,
+            "total_token_count": 5,
+        },
+        model_version=model,
+    )
+    data: bytes = generative_service.GenerateContentResponse.serialize(reply)
+    return data
+
+
+def _model_of(request: bytes) -> str:
+    parsed = generative_service.GenerateContentRequest.deserialize(request)
+    name: str = parsed.model
+    return name.removeprefix("models/") or "gemini"
+
+
+class _Service:
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def _count(self) -> None:
+        with self._lock:
+            self.calls += 1
+        if self.latency:
+            time.sleep(self.latency)  # simulated model latency
+
+    def generate(self, request: bytes, context: Any) -> bytes:
+        self._count()
+        return response_bytes(_model_of(request))
+
+    def stream(self, request: bytes, context: Any) -> Iterator[bytes]:
+        self._count()
+        yield response_bytes(_model_of(request))
+
+
+def serve(cert: str, key: str, port: int = 0, latency: float = 0.0) -> tuple[Any, int]:
+    """Start the server; return it and its port."""
+    service = _Service(latency)
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "GenerateContent": grpc.unary_unary_rpc_method_handler(service.generate),
+            "StreamGenerateContent": grpc.unary_stream_rpc_method_handler(service.stream),
+        },
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
+    server.add_generic_rpc_handlers((handler,))
+    with open(key, "rb") as k, open(cert, "rb") as c:
+        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+    bound = server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    server.start()
+    return server, int(bound)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmcache.lab.fake_grpc", description=__doc__)
+    parser.add_argument("--cert", required=True, help="PEM certificate for 127.0.0.1")
+    parser.add_argument("--key", required=True, help="PEM private key")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="simulated model latency, seconds"
+    )
+    args = parser.parse_args(argv)
+    server, port = serve(args.cert, args.key, args.port, args.latency)
+    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait()
+    server.stop(grace=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
