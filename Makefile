@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest lab-venvs lab-quick lab-full clean
+.PHONY: setup test test-slow lint typecheck pytest lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest
+
+# The ~12 s metadata probes at google-auth's defaults (not part of `make test`).
+test-slow: lab-venvs
+	$(PY) -m pytest -m slow
 
 # The SDK matrix (uv venvs under .lab/venvs, rebuilt only when their spec changes).
 lab-venvs: $(STAMP)

@@ -111,3 +111,13 @@ def test_blocking_recorder_lists_every_blocking_call_instead_of_stopping_at_the_
     assert sum(c["count"] for c in sleeps) == 2  # one per call site, both recorded
     assert all("test_lab_probes.py" in c["where"] for c in sleeps)
     assert any(c["call"] == "os.stat" for c in calls)
+
+
+def test_matrix_venvs_are_reused_when_their_spec_is_unchanged() -> None:
+    logged: list[str] = []
+    for spec in matrix.MATRIX:
+        matrix.ensure_venv(spec, log=logged.append)
+    logged.clear()
+    for spec in matrix.MATRIX:
+        matrix.ensure_venv(spec, log=logged.append)
+    assert logged == []  # nothing rebuilt

@@ -88,7 +88,8 @@ def find_uv() -> str:
 def _stamp(spec: VenvSpec) -> dict[str, object]:
     data = asdict(spec)
     data["base_python"] = sys.version.split()[0]
-    return data
+    roundtrip: dict[str, object] = json.loads(json.dumps(data))  # tuples become lists, as on disk
+    return roundtrip
 
 
 def ensure_venv(spec: VenvSpec, log: Callable[[str], None] = print) -> Path:
