@@ -65,3 +65,9 @@ def test_quick_profile_covers_every_experiment_and_auth_environment() -> None:
         "llmcache",
         "llmcache-warmed",
     }
+
+
+def test_negative_latency_is_a_usage_error(tmp_path: Path) -> None:
+    done = _lab("run", "--only", "hit_cost", "--latency", "-1", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "--latency must be >= 0" in done.stderr

@@ -11,6 +11,7 @@ Every result file holds the machine's metadata and every raw run; tables are der
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -124,8 +125,25 @@ def _write(path: Path, payload: dict[str, Any]) -> None:
     tmp.replace(path)  # a reader never sees half a file
 
 
-def run(profile_name: str, only: list[str] | None, out: Path, log: TextIO = sys.stderr) -> int:
+def run(
+    profile_name: str,
+    only: list[str] | None,
+    out: Path,
+    log: TextIO = sys.stderr,
+    *,
+    latency: float | None = None,
+    concurrency: int | None = None,
+) -> int:
+    """Run the experiments of a profile into ``out``; 0 when every measurement succeeded."""
     profile = experiments.PROFILES[profile_name]
+    if latency is not None:
+        if latency < 0:
+            raise ValueError("--latency must be >= 0")
+        profile = dataclasses.replace(profile, simulated_model_latency=latency)
+    if concurrency is not None:
+        if concurrency < 1:
+            raise ValueError("--concurrency must be >= 1")
+        profile = dataclasses.replace(profile, app_concurrency=concurrency)
     tasks = experiments.plan(profile, only)
     out.mkdir(parents=True, exist_ok=True)
     needed = {t.venv.name: t.venv for t in tasks if t.venv is not None}
@@ -210,13 +228,26 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these experiments: {', '.join(experiments.EXPERIMENTS)}",
     )
     run_cmd.add_argument("--out", type=Path, required=True, help="folder for the JSON results")
+    run_cmd.add_argument(
+        "--latency", type=float, help="simulated model latency of the app scenario, seconds"
+    )
+    run_cmd.add_argument("--concurrency", type=int, help="concurrent first requests (app)")
     commands.add_parser("venvs", help="build the SDK matrix venvs (uv) and list them")
     summary_cmd = commands.add_parser("summary", help="print the tables of a results folder")
     summary_cmd.add_argument("out", type=Path)
     args = parser.parse_args(argv)
 
     if args.command == "run":
-        return run(args.profile, args.only, args.out)
+        try:
+            return run(
+                args.profile,
+                args.only,
+                args.out,
+                latency=args.latency,
+                concurrency=args.concurrency,
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.command == "venvs":
         for spec in matrix.MATRIX:
             python = matrix.ensure_venv(spec)
