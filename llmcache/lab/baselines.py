@@ -15,6 +15,7 @@ __all__ = [
     "DESIGNS",
     "FACTORIES",
     "create_model_sync",
+    "fresh_process",
     "get_model_async_lock",
     "get_model_async_lock_thread",
     "get_model_functools",
@@ -78,3 +79,10 @@ def reset() -> None:
     """Empty every baseline cache (the module-level lock stays: that is the point)."""
     get_model_functools.cache_clear()
     _MODEL_CACHE.clear()
+
+
+def fresh_process() -> None:
+    """State as right after import, lock included: one scenario = one fresh app process."""
+    global _MODEL_CACHE_LOCK
+    reset()
+    _MODEL_CACHE_LOCK = asyncio.Lock()

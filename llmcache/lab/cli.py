@@ -133,6 +133,7 @@ def run(
     *,
     latency: float | None = None,
     concurrency: int | None = None,
+    show_summary: bool = True,
 ) -> int:
     """Run the experiments of a profile into ``out``; 0 when every measurement succeeded."""
     profile = experiments.PROFILES[profile_name]
@@ -190,8 +191,9 @@ def run(
     for name, payload in files.items():
         payload["complete"] = True
         _write(out / f"{name}.json", payload)
-    print(file=log)
-    print(summary(out, list(files)), file=sys.stdout)
+    if show_summary:
+        print(file=log)
+        print(summary(out, list(files)), file=sys.stdout)
     if failures:
         print(f"{failures} measurement(s) failed; see 'error' in the JSON files", file=log)
     return 1 if failures else 0

@@ -1,0 +1,271 @@
+"""In-process concurrency scenarios: the baselines against llmcache, with real constructors.
+
+Constructors used (no ``sleep`` stands in for an SDK):
+
+- :func:`real_construct`: ``ChatGoogleGenerativeAI`` 4.x built for real (fake key, loopback URL;
+  construction contacts nothing), tens of ms.
+- :func:`probing_construct`: google-auth's own metadata ping (``_metadata.ping`` with timeout 1 s
+  and 1 attempt) against the lab's ``blackhole`` metadata server, then :func:`real_construct`:
+  the ~1 s construction of an SDK that probes for ADC, as 3.x does at construction.
+- :func:`failing_construct`: ``google.auth.default()`` against the lab's ``refuse`` metadata
+  server: google-auth's 3 attempts with its 1 s and 2 s backoff, then
+  ``DefaultCredentialsError``, about 3 s.
+
+Call :func:`lab_metadata` first: it starts those servers on loopback and points google-auth's
+``GCE_METADATA_IP`` at them (google-auth reads it at call time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import baselines
+from .servers import MetadataServer
+
+__all__ = [
+    "DESIGNS",
+    "Outcome",
+    "failing_construct",
+    "lab_metadata",
+    "probing_construct",
+    "real_construct",
+    "run_tasks",
+    "run_threads",
+    "run_two_loops",
+    "warm_up",
+]
+
+DESIGNS = ("functools.cache", "asyncio.Lock", "asyncio.Lock + to_thread", "llmcache")
+_SERVERS: dict[str, MetadataServer] = {}
+_METADATA_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def lab_metadata() -> Iterator[dict[str, MetadataServer]]:
+    """Start ``blackhole`` and ``refuse`` metadata servers on loopback for the constructors."""
+    with MetadataServer("blackhole") as blackhole, MetadataServer("refuse") as refuse:
+        _SERVERS.update(blackhole=blackhole, refuse=refuse)
+        try:
+            yield dict(_SERVERS)
+        finally:
+            _SERVERS.clear()
+
+
+def _point_metadata_at(mode: str) -> None:
+    server = _SERVERS.get(mode)
+    if server is None:
+        raise RuntimeError("call inside `with lab_metadata():`")
+    os.environ.update(server.env)
+
+
+def warm_up() -> None:
+    """Import the SDK and build once, so scenarios time constructions, not the ~1 s import."""
+    real_construct()
+
+
+def real_construct(model_name: str = "gemini-2.0-flash") -> Any:
+    """A real ``ChatGoogleGenerativeAI`` (4.x), pointed at a closed loopback port."""
+    from langchain_google_genai import ChatGoogleGenerativeAI
+
+    return ChatGoogleGenerativeAI(
+        model=model_name, google_api_key="lab-fake-key", base_url="http://127.0.0.1:9"
+    )
+
+
+def probing_construct(model_name: str = "gemini-2.0-flash") -> Any:
+    """google-auth's real metadata ping (1 s timeout, 1 attempt, blackhole), then a build."""
+    from google.auth.compute_engine import _metadata
+    from google.auth.transport.requests import Request
+
+    with _METADATA_LOCK:
+        _point_metadata_at("blackhole")
+    _metadata.ping(Request(), timeout=1, retry_count=1)  # type: ignore[no-untyped-call]
+    return real_construct(model_name)
+
+
+def failing_construct(model_name: str = "gemini-2.0-flash") -> Any:
+    """``google.auth.default()`` with nothing to find: raises after google-auth's retries."""
+    import google.auth
+
+    with _METADATA_LOCK:
+        _point_metadata_at("refuse")
+    google.auth.default()
+    return real_construct(model_name)
+
+
+@dataclass
+class Outcome:
+    """What one scenario did."""
+
+    design: str
+    callers: int
+    constructions: int = 0
+    distinct_instances: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    worst_gap: float | None = None
+    latencies: list[float] = field(default_factory=list)
+
+
+class _Counter:
+    def __init__(self, construct: Callable[[str], Any]) -> None:
+        self.construct = construct
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, model_name: str, **_: Any) -> Any:
+        with self._lock:
+            self.calls += 1
+        return self.construct(model_name)
+
+
+def _async_getter(design: str, counter: _Counter) -> Callable[[str], Awaitable[Any]]:
+    import llmcache
+
+    baselines.FACTORIES["lab"] = counter
+    baselines.fresh_process()
+    cache = llmcache.ModelCache({"lab": counter})
+
+    async def get(name: str) -> Any:
+        if design == "functools.cache":
+            return baselines.get_model_functools(name, "lab")
+        if design == "asyncio.Lock":
+            return await baselines.get_model_async_lock(name, "lab")
+        if design == "asyncio.Lock + to_thread":
+            return await baselines.get_model_async_lock_thread(name, "lab")
+        if design == "llmcache":
+            return await cache.aget(name, "lab")
+        raise ValueError(f"unknown design {design!r}; expected one of {DESIGNS}")
+
+    return get
+
+
+async def _heartbeat(stop: asyncio.Event) -> float:
+    worst, last = 0.0, time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        worst, last = max(worst, now - last), now
+    return worst
+
+
+def run_tasks(
+    design: str,
+    construct: Callable[[str], Any],
+    callers: int,
+    *,
+    names: list[str] | None = None,
+    cancel_first_after: float | None = None,
+) -> Outcome:
+    """``callers`` concurrent tasks in one fresh event loop ask for a model; a 1 ms heartbeat
+    records the loop's worst gap. ``names`` spreads the callers over keys (default one key);
+    ``cancel_first_after`` times the first caller out after that many seconds."""
+    counter = _Counter(construct)
+    get = _async_getter(design, counter)
+    keys = names or ["gemini-2.0-flash"]
+    outcome = Outcome(design, callers)
+
+    started = time.perf_counter()
+
+    async def one(index: int) -> Any:
+        try:
+            if index == 0 and cancel_first_after is not None:
+                model = await asyncio.wait_for(get(keys[0]), cancel_first_after)
+            else:
+                model = await get(keys[index % len(keys)])
+        except Exception as exc:
+            outcome.errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+            return None
+        finally:  # from the moment every caller asked, as an app's clock sees it
+            outcome.latencies.append(time.perf_counter() - started)
+        return model
+
+    async def main() -> list[Any]:
+        nonlocal started
+        stop = asyncio.Event()
+        beat = asyncio.create_task(_heartbeat(stop))
+        await asyncio.sleep(0.005)
+        started = time.perf_counter()
+        models = await asyncio.gather(*(one(i) for i in range(callers)))
+        stop.set()
+        outcome.worst_gap = await beat
+        return list(models)
+
+    start = time.perf_counter()
+    models = asyncio.run(main())
+    outcome.seconds = time.perf_counter() - start
+    outcome.constructions = counter.calls
+    outcome.distinct_instances = len({id(m) for m in models if m is not None})
+    baselines.reset()
+    return outcome
+
+
+def run_threads(design: str, construct: Callable[[str], Any], callers: int) -> Outcome:
+    """``callers`` threads released together ask for one model through a sync API."""
+    import llmcache
+
+    counter = _Counter(construct)
+    baselines.FACTORIES["lab"] = counter
+    baselines.fresh_process()
+    cache = llmcache.ModelCache({"lab": counter})
+    if design not in ("functools.cache", "llmcache"):
+        raise ValueError(f"threads call a sync API: functools.cache or llmcache, not {design!r}")
+
+    def get() -> Any:
+        if design == "functools.cache":
+            return baselines.get_model_functools("gemini-2.0-flash", "lab")
+        return cache.get("gemini-2.0-flash", "lab")
+
+    outcome = Outcome(design, callers)
+    models: list[Any] = []
+    barrier = threading.Barrier(callers)
+    lock = threading.Lock()
+
+    def call() -> None:
+        barrier.wait()
+        start = time.perf_counter()
+        model = get()
+        with lock:
+            models.append(model)
+            outcome.latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    outcome.seconds = time.perf_counter() - start
+    outcome.constructions = counter.calls
+    outcome.distinct_instances = len({id(m) for m in models})
+    baselines.reset()
+    return outcome
+
+
+def run_two_loops(design: str, construct: Callable[[str], Any], callers: int = 3) -> list[str]:
+    """Contend for a key in one ``asyncio.run``, then for another key in a second one.
+
+    Returns each loop's result: ``"ok"`` or the error it raised.
+    """
+    counter = _Counter(construct)
+    get = _async_getter(design, counter)
+    results = []
+    for name in ("gemini-2.0-flash", "gemini-2.5-flash"):
+
+        async def contend(key: str = name) -> None:
+            await asyncio.gather(*(get(key) for _ in range(callers)))
+
+        try:
+            asyncio.run(contend())
+            results.append("ok")
+        except Exception as exc:
+            results.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+    baselines.reset()
+    return results
