@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow lint typecheck pytest lab-venvs lab-quick lab-full clean
+.PHONY: setup test test-slow notebooks report lab lint typecheck pytest lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
 	touch $@
 
-test: lint typecheck lab-venvs pytest
+test: lint typecheck lab-venvs pytest notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests
@@ -28,6 +28,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest
+
+# Every notebook executed by nbval on live quick-profile measurements (old live results removed).
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg --timeout=1500
+notebooks: $(STAMP) lab-venvs
+	rm -rf .lab/results/live-*
+	$(PY) -m pytest $(NBVAL) notebooks/
 
 # The ~12 s metadata probes at google-auth's defaults (not part of `make test`).
 test-slow: lab-venvs
@@ -42,6 +48,24 @@ lab-quick: lab-venvs
 
 lab-full: lab-venvs
 	$(PY) -m llmcache.lab run --profile full --out .lab/results/full
+
+# The shared report: full lab run, notebooks executed on it, HTML without code, figures, README.
+REPORT := reports
+report: lab-venvs
+	rm -rf $(REPORT)/data.new
+	$(PY) -m llmcache.lab run --profile full --out $(REPORT)/data.new
+	rm -rf $(REPORT)/data $(REPORT)/figures $(REPORT)/*.html && mv $(REPORT)/data.new $(REPORT)/data
+	for nb in notebooks/0*.ipynb; do \
+	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=full \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+	  $(VENV)/bin/jupyter nbconvert --to html --no-input --output-dir $(REPORT) $$nb || exit 1; \
+	done
+	$(PY) -m llmcache.lab.report $(REPORT) --readme README.md
+
+# JupyterLab on 127.0.0.1, no browser; prints the URL with its token.
+lab: $(STAMP) lab-venvs
+	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
 	rm -rf $(VENV) .lab .mypy_cache .ruff_cache .pytest_cache

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import baselines
+from ._fresh import run_fresh
 from .servers import MetadataServer
 
 __all__ = [
@@ -199,7 +200,7 @@ def run_tasks(
         return list(models)
 
     start = time.perf_counter()
-    models = asyncio.run(main())
+    models = run_fresh(main)
     outcome.seconds = time.perf_counter() - start
     outcome.constructions = counter.calls
     outcome.distinct_instances = len({id(m) for m in models if m is not None})
@@ -263,7 +264,7 @@ def run_two_loops(design: str, construct: Callable[[str], Any], callers: int = 3
             await asyncio.gather(*(get(key) for _ in range(callers)))
 
         try:
-            asyncio.run(contend())
+            run_fresh(contend)
             results.append("ok")
         except Exception as exc:
             results.append(f"{type(exc).__name__}: {str(exc)[:160]}")

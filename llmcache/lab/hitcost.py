@@ -7,12 +7,12 @@ tight loop inside one running event loop, which adds the await machinery they re
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import baselines
+from ._fresh import run_fresh
 
 __all__ = ["DESIGNS", "measure_hit_costs"]
 
@@ -47,7 +47,7 @@ def _async_ns(fn: Callable[[], Awaitable[Any]], number: int, repeat: int) -> lis
             runs.append((time.perf_counter_ns() - start) / number)
         return runs
 
-    return asyncio.run(main())
+    return run_fresh(main)
 
 
 def measure_hit_costs(number: int = 100_000, repeat: int = 5) -> dict[str, list[float]]:
