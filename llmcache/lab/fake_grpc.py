@@ -13,11 +13,8 @@ or until its standard input closes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +25,8 @@ import grpc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from google.ai.generativelanguage_v1beta.types import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
     generative_service,
 )
+
+from .serve import wait_until_stopped
 
 SERVICE = "google.ai.generativelanguage.v1beta.GenerativeService"
 
@@ -110,16 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server, port = serve(args.cert, args.key, args.port, args.latency)
     print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-
-    def until_stdin_closes() -> None:
-        sys.stdin.read()
-        done.set()
-
-    threading.Thread(target=until_stdin_closes, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        done.wait()
+    wait_until_stopped()
     server.stop(grace=1)
     return 0
 

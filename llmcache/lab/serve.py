@@ -18,6 +18,20 @@ from typing import Any
 from .servers import METADATA_MODES, GeminiRestServer, MetadataServer, OpenAIServer
 
 
+def wait_until_stopped() -> None:
+    """Block until SIGTERM, Ctrl-C, or the parent closing our standard input."""
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmcache.lab.serve", description=__doc__)
     parser.add_argument("--gemini", action="store_true", help="serve Gemini REST")
@@ -44,17 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(metadata)
         info["metadata_env"] = metadata.env
     print(json.dumps(info), flush=True)
-
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-
-    def until_stdin_closes() -> None:
-        sys.stdin.read()
-        done.set()
-
-    threading.Thread(target=until_stdin_closes, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        done.wait()
+    wait_until_stopped()
     for server in servers:
         server.stop()
     return 0
