@@ -15,12 +15,13 @@ DATA = REPO_ROOT / "reports" / "data"
 
 @pytest.mark.skipif(not (DATA / "auth.json").exists(), reason="no committed report data")
 def test_report_readme_and_findings_come_from_the_committed_data(tmp_path: Path) -> None:
-    shutil.copytree(DATA, tmp_path / "data")
+    report_dir = tmp_path / "reports"
+    shutil.copytree(DATA, report_dir / "data")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{report.START}\nold\n{report.END}\n\nrest\n")
 
-    written = report.write_report_readme(tmp_path)
-    report.update_readme(readme, tmp_path)
+    written = report.write_report_readme(report_dir)
+    report.update_readme(readme, report_dir)
 
     text = written.read_text()
     assert "**First request" in text
