@@ -71,3 +71,9 @@ def test_negative_latency_is_a_usage_error(tmp_path: Path) -> None:
     done = _lab("run", "--only", "hit_cost", "--latency", "-1", "--out", str(tmp_path))
     assert done.returncode == 2
     assert "--latency must be >= 0" in done.stderr
+
+
+def test_unknown_app_auth_environment_is_a_usage_error(tmp_path: Path) -> None:
+    done = _lab("run", "--only", "app", "--app-auth", "adc-teapot", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "unknown auth environment" in done.stderr

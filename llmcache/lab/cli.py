@@ -133,6 +133,7 @@ def run(
     *,
     latency: float | None = None,
     concurrency: int | None = None,
+    app_auth: list[str] | None = None,
     show_summary: bool = True,
 ) -> int:
     """Run the experiments of a profile into ``out``; 0 when every measurement succeeded."""
@@ -145,6 +146,12 @@ def run(
         if concurrency < 1:
             raise ValueError("--concurrency must be >= 1")
         profile = dataclasses.replace(profile, app_concurrency=concurrency)
+    if app_auth:
+        unknown = [a for a in app_auth if a not in experiments.AUTH_ENVS]
+        if unknown:
+            known = list(experiments.AUTH_ENVS)
+            raise ValueError(f"unknown auth environment(s) {unknown}; expected some of {known}")
+        profile = dataclasses.replace(profile, app_auth=tuple(app_auth))
     tasks = experiments.plan(profile, only)
     out.mkdir(parents=True, exist_ok=True)
     needed = {t.venv.name: t.venv for t in tasks if t.venv is not None}
@@ -234,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         "--latency", type=float, help="simulated model latency of the app scenario, seconds"
     )
     run_cmd.add_argument("--concurrency", type=int, help="concurrent first requests (app)")
+    run_cmd.add_argument(
+        "--app-auth",
+        nargs="+",
+        metavar="ENV",
+        help=f"auth environments of the app scenario: {', '.join(experiments.AUTH_ENVS)}",
+    )
     commands.add_parser("venvs", help="build the SDK matrix venvs (uv) and list them")
     summary_cmd = commands.add_parser("summary", help="print the tables of a results folder")
     summary_cmd.add_argument("out", type=Path)
@@ -247,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 latency=args.latency,
                 concurrency=args.concurrency,
+                app_auth=args.app_auth,
             )
         except ValueError as exc:
             parser.error(str(exc))

@@ -47,6 +47,7 @@ def results(
     profile: str = "quick",
     latency: float | None = None,
     concurrency: int | None = None,
+    app_auth: list[str] | None = None,
     remeasure: bool = False,
 ) -> Path:
     """The folder holding these experiments' JSON, measuring now what is missing."""
@@ -57,7 +58,7 @@ def results(
         if missing:
             raise FileNotFoundError(f"LLMCACHE_RESULTS={folder} lacks {missing}")
         return folder
-    settings = json.dumps([profile, latency, concurrency])
+    settings = json.dumps([profile, latency, concurrency, app_auth])
     tag = hashlib.sha256(settings.encode()).hexdigest()[:8]
     folder = REPO_ROOT / ".lab" / "results" / f"live-{profile}-{tag}"
     todo = [e for e in experiments if remeasure or not _complete(folder / f"{e}.json")]
@@ -69,6 +70,7 @@ def results(
             log=sys.stderr,
             latency=latency,
             concurrency=concurrency,
+            app_auth=app_auth,
             show_summary=False,
         )
         if status != 0:
