@@ -121,3 +121,13 @@ def test_matrix_venvs_are_reused_when_their_spec_is_unchanged() -> None:
     for spec in matrix.MATRIX:
         matrix.ensure_venv(spec, log=logged.append)
     assert logged == []  # nothing rebuilt
+
+
+def test_3x_with_valid_adc_probes_in_the_constructor_and_again_at_the_first_call() -> None:
+    result = _probe(
+        "lcgg-3.2.0", mode="auth", auth="adc", metadata="slow-valid", metadata_delay=0.3
+    )
+    assert "error" not in result["ainvoke_1"], result["ainvoke_1"]
+    assert result["construct_1"]["seconds"] >= 0.5  # ping + project id, 0.3 s each
+    assert result["ainvoke_1"]["seconds"] >= 0.5  # google.auth.default() again, then a token
+    assert result["ainvoke_2"]["seconds"] < 0.3
