@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck lab-venvs pytest notebooks
 
+# actionlint with the venv's shellcheck (for `run:` scripts), so results match on every machine.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests
 	$(VENV)/bin/ruff format --check llmcache tests
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -62,10 +64,12 @@ report: lab-venvs
 	done
 	$(PY) -m llmcache.lab.report $(REPORT) --readme README.md
 
-# JupyterLab on 127.0.0.1, no browser; prints the URL with its token.
+# JupyterLab on 127.0.0.1, no browser; prints the URL with its token. The repo's Jupyter config
+# (jupyter_config/) turns the news feed off: no prompt, no request outside loopback.
+# LAB_ARGS adds options, e.g. LAB_ARGS=--port=8899.
 lab: $(STAMP) lab-venvs
-	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks \
-	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter_config $(VENV)/bin/jupyter lab --no-browser \
+	  --ip=127.0.0.1 --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) .lab .mypy_cache .ruff_cache .pytest_cache
