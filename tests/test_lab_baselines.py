@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import CountingFactory
 
 from llmcache.lab import baselines
+from llmcache.lab.measure import Heartbeat
 
 
 @pytest.fixture(autouse=True)
@@ -44,21 +44,9 @@ def test_functools_cache_builds_more_than_once_under_threads() -> None:
 
 async def test_asyncio_lock_design_blocks_the_loop_for_the_whole_build() -> None:
     _install(CountingFactory(delay=0.3))
-    gaps: list[float] = []
-
-    async def beat() -> None:
-        last = time.perf_counter()
-        for _ in range(50):
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    heartbeat = asyncio.create_task(beat())
-    await asyncio.sleep(0.005)
-    await baselines.get_model_async_lock("m", "fake")
-    await heartbeat
-    assert max(gaps) >= 0.25
+    async with Heartbeat() as beat:
+        await baselines.get_model_async_lock("m", "fake")
+    assert beat.worst >= 0.25
 
 
 def test_asyncio_lock_design_fails_on_a_second_event_loop_once_awaited_in_a_thread() -> None:

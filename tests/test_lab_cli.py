@@ -30,10 +30,10 @@ def test_run_writes_raw_results_with_machine_metadata_and_a_summary(tmp_path: Pa
     assert set(run["result"]) == {
         "dict",
         "functools.cache",
-        "asyncio.Lock design",
+        "asyncio.Lock",
         "alru_cache (async-lru)",
-        "llmcache get_model",
-        "llmcache get_model_async",
+        "llmcache sync",
+        "llmcache async",
     }
     assert all(len(v) == 5 and min(v) > 0 for v in run["result"].values())
     assert "## hit_cost" in done.stdout

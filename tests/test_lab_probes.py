@@ -16,7 +16,7 @@ import pytest
 
 from llmcache.lab import matrix
 from llmcache.lab.isolation import guarded_env, isolated, netns_available
-from llmcache.lab.runner import ProbeError, run_probe
+from llmcache.lab.probe_runner import ProbeError, run_probe
 
 
 def _python(name: str) -> Path:
@@ -99,7 +99,7 @@ def test_isolated_process_cannot_reach_any_other_address() -> None:
 def test_blocking_recorder_lists_every_blocking_call_instead_of_stopping_at_the_first() -> None:
     import time
 
-    from llmcache.lab.probe import record_blocking_calls
+    from llmcache.lab.measure import record_blocking_calls
 
     def blocking() -> None:
         time.sleep(0.001)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmcache.lab import report
-from llmcache.lab.runner import REPO_ROOT
+from llmcache.lab import REPO_ROOT, report
 
 DATA = REPO_ROOT / "reports" / "data"
 

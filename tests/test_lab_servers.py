@@ -11,8 +11,10 @@ import pytest
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
 
+from llmcache.lab.fake_gemini_rest import GeminiRestServer
+from llmcache.lab.fake_metadata import MetadataServer
+from llmcache.lab.fake_openai import OpenAIServer
 from llmcache.lab.isolation import guarded_env
-from llmcache.lab.servers import GeminiRestServer, MetadataServer, OpenAIServer
 
 
 async def test_gemini_rest_server_answers_the_real_sdk_plain_and_streamed() -> None:

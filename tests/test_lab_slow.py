@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from llmcache.lab import matrix
-from llmcache.lab.runner import run_probe
+from llmcache.lab.probe_runner import run_probe
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,22 @@
 """llmcache.lab: the instruments of the cold-start investigation (never imported by ``llmcache``).
 
 Fake loopback servers, fresh-process probes, the SDK matrix and the network guard live here so
-that a production user of the cache never loads them.
+that a production user of the cache never loads them. Modules:
+
+- what is compared: :mod:`.designs` (the registry of cache designs), :mod:`.baselines` (the
+  specimens users wrote, as written)
+- how it is measured: :mod:`.measure` (loop heartbeat, timers, blocking-call recorder)
+- what runs: :mod:`.experiments` (experiments and profiles), :mod:`.cli` (``python -m
+  llmcache.lab``), :mod:`.probe_runner` (launches one probe) -> :mod:`.process_probe` (the probe,
+  in an SDK venv), :mod:`.concurrency` and :mod:`.hitcost` (in-process measurements)
+- the loopback fakes: :mod:`.fake_gemini_rest`, :mod:`.fake_gemini_grpc`, :mod:`.fake_openai`,
+  :mod:`.fake_metadata`, served in their own process by :mod:`.serve_fakes`
+- where it runs: :mod:`.matrix` (SDK venvs), :mod:`.isolation` (network namespace),
+  :mod:`.netguard` (socket guard)
+- what comes out: :mod:`.tables` (derived tables), :mod:`.notebook`, :mod:`.report`
 """
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout this lab runs from (probes put it on ``PYTHONPATH``)."""

@@ -1,7 +1,8 @@
 """The designs users wrote before llmcache, kept as they were written, to measure against it.
 
 Do not fix anything here: these are the specimens. Each calls :func:`create_model_sync`, which the
-lab points at a real SDK constructor (or a test factory) through :data:`FACTORIES`.
+lab points at a real SDK constructor (or a test factory) through :data:`FACTORIES`. The lab
+names and binds them in :mod:`llmcache.lab.designs`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
-    "DESIGNS",
     "FACTORIES",
     "create_model_sync",
     "fresh_process",
     "get_model_async_lock",
     "get_model_async_lock_thread",
+    "get_model_dict",
     "get_model_functools",
     "get_model_nocache",
     "reset",
@@ -25,9 +26,6 @@ __all__ = [
 
 FACTORIES: dict[str, Callable[[str], Any]] = {}
 """provider -> ``factory(model_name)``; set by the lab before a run."""
-
-DESIGNS = ("no-cache", "functools.cache", "asyncio.Lock", "llmcache", "llmcache-warmed")
-"""The designs of the app scenario, in the order the notebooks show them."""
 
 
 def create_model_sync(model_name: str, provider: str) -> Any:
@@ -38,6 +36,19 @@ def create_model_sync(model_name: str, provider: str) -> Any:
 def get_model_nocache(model_name: str, provider: str) -> Any:
     """No cache: a new client per request."""
     return create_model_sync(model_name, provider)
+
+
+_DICT_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def get_model_dict(model_name: str, provider: str) -> Any:
+    """A plain dict, no lock: the simplest cache (and the floor of a hit's cost)."""
+    key = (provider, model_name)
+    try:
+        return _DICT_CACHE[key]
+    except KeyError:
+        model = _DICT_CACHE[key] = create_model_sync(model_name, provider)
+        return model
 
 
 @functools.cache  # the legacy sync API
@@ -78,6 +89,7 @@ async def get_model_async_lock_thread(model_name: str, provider: str) -> Any:
 def reset() -> None:
     """Empty every baseline cache (the module-level lock stays: that is the point)."""
     get_model_functools.cache_clear()
+    _DICT_CACHE.clear()
     _MODEL_CACHE.clear()
 
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import experiments, isolation, matrix, tables
-from .runner import REPO_ROOT, ProbeError, run_probe
+from . import REPO_ROOT, experiments, isolation, matrix, tables
+from .probe_runner import ProbeError, run_probe
 
 SIMULATED_NOTE = (
     "model servers are loopback fakes; their answer delay is a SIMULATED model latency "
@@ -64,7 +64,7 @@ def _git(*args: str) -> str:
 
 def machine_metadata(profile: experiments.Profile) -> dict[str, Any]:
     """Where, when and with what this run was made."""
-    from .probe import versions
+    from .process_probe import versions
 
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -22,13 +22,14 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import baselines
+from . import baselines, designs
 from ._fresh import run_fresh
-from .servers import MetadataServer
+from .fake_metadata import MetadataServer
+from .measure import Heartbeat
 
 __all__ = [
     "DESIGNS",
@@ -43,7 +44,8 @@ __all__ = [
     "warm_up",
 ]
 
-DESIGNS = ("functools.cache", "asyncio.Lock", "asyncio.Lock + to_thread", "llmcache")
+DESIGNS = designs.names(designs.SCENARIOS)
+"""The designs these scenarios compare (see :mod:`llmcache.lab.designs`)."""
 _SERVERS: dict[str, MetadataServer] = {}
 _METADATA_LOCK = threading.Lock()
 
@@ -121,40 +123,10 @@ class _Counter:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def __call__(self, model_name: str, **_: Any) -> Any:
+    def __call__(self, model_name: str) -> Any:
         with self._lock:
             self.calls += 1
         return self.construct(model_name)
-
-
-def _async_getter(design: str, counter: _Counter) -> Callable[[str], Awaitable[Any]]:
-    import llmcache
-
-    baselines.FACTORIES["lab"] = counter
-    baselines.fresh_process()
-    cache = llmcache.ModelCache({"lab": counter})
-
-    async def get(name: str) -> Any:
-        if design == "functools.cache":
-            return baselines.get_model_functools(name, "lab")
-        if design == "asyncio.Lock":
-            return await baselines.get_model_async_lock(name, "lab")
-        if design == "asyncio.Lock + to_thread":
-            return await baselines.get_model_async_lock_thread(name, "lab")
-        if design == "llmcache":
-            return await cache.aget(name, "lab")
-        raise ValueError(f"unknown design {design!r}; expected one of {DESIGNS}")
-
-    return get
-
-
-async def _heartbeat(stop: asyncio.Event) -> float:
-    worst, last = 0.0, time.perf_counter()
-    while not stop.is_set():
-        await asyncio.sleep(0.001)
-        now = time.perf_counter()
-        worst, last = max(worst, now - last), now
-    return worst
 
 
 def run_tasks(
@@ -169,7 +141,7 @@ def run_tasks(
     records the loop's worst gap. ``names`` spreads the callers over keys (default one key);
     ``cancel_first_after`` times the first caller out after that many seconds."""
     counter = _Counter(construct)
-    get = _async_getter(design, counter)
+    get = designs.bind(design, counter).model
     keys = names or ["gemini-2.0-flash"]
     outcome = Outcome(design, callers)
 
@@ -190,13 +162,10 @@ def run_tasks(
 
     async def main() -> list[Any]:
         nonlocal started
-        stop = asyncio.Event()
-        beat = asyncio.create_task(_heartbeat(stop))
-        await asyncio.sleep(0.005)
-        started = time.perf_counter()
-        models = await asyncio.gather(*(one(i) for i in range(callers)))
-        stop.set()
-        outcome.worst_gap = await beat
+        async with Heartbeat() as beat:
+            started = time.perf_counter()
+            models = await asyncio.gather(*(one(i) for i in range(callers)))
+        outcome.worst_gap = beat.worst
         return list(models)
 
     start = time.perf_counter()
@@ -210,19 +179,11 @@ def run_tasks(
 
 def run_threads(design: str, construct: Callable[[str], Any], callers: int) -> Outcome:
     """``callers`` threads released together ask for one model through a sync API."""
-    import llmcache
-
     counter = _Counter(construct)
-    baselines.FACTORIES["lab"] = counter
-    baselines.fresh_process()
-    cache = llmcache.ModelCache({"lab": counter})
-    if design not in ("functools.cache", "llmcache"):
-        raise ValueError(f"threads call a sync API: functools.cache or llmcache, not {design!r}")
-
-    def get() -> Any:
-        if design == "functools.cache":
-            return baselines.get_model_functools("gemini-2.0-flash", "lab")
-        return cache.get("gemini-2.0-flash", "lab")
+    bound = designs.bind(design, counter)
+    if bound.get is None:
+        raise ValueError(f"threads call a sync API, which {design!r} does not have")
+    get: Callable[[str], Any] = bound.get
 
     outcome = Outcome(design, callers)
     models: list[Any] = []
@@ -232,9 +193,9 @@ def run_threads(design: str, construct: Callable[[str], Any], callers: int) -> O
     def call() -> None:
         barrier.wait()
         start = time.perf_counter()
-        model = get()
+        built = get("gemini-2.0-flash")
         with lock:
-            models.append(model)
+            models.append(built)
             outcome.latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
@@ -256,7 +217,7 @@ def run_two_loops(design: str, construct: Callable[[str], Any], callers: int = 3
     Returns each loop's result: ``"ok"`` or the error it raised.
     """
     counter = _Counter(construct)
-    get = _async_getter(design, counter)
+    get = designs.bind(design, counter).model
     results = []
     for name in ("gemini-2.0-flash", "gemini-2.5-flash"):
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .baselines import DESIGNS
+from . import designs
+from ._fake_http import DEFAULT_SIMULATED_MODEL_LATENCY
 from .matrix import MATRIX, VenvSpec, spec_named
-from .servers import DEFAULT_SIMULATED_MODEL_LATENCY
 
 __all__ = [
     "AUTH_ENVS",
@@ -142,7 +142,7 @@ def _app_tasks(profile: Profile) -> list[Task]:
     for run in range(profile.app_runs):
         for venv in APP_VENVS:
             for auth_env in profile.app_auth:
-                for design in DESIGNS:
+                for design in designs.names(designs.APP):
                     if auth_env != "api-key" and run > 0:
                         continue  # seconds of metadata probes per request: one run shows it
                     config = {

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .runner import REPO_ROOT
+from . import REPO_ROOT
 
 __all__ = ["MATRIX", "VENV_ROOT", "VenvSpec", "ensure_venv", "find_uv", "spec_named"]
 

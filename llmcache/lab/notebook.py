@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import cli, tables
-from .runner import REPO_ROOT
+from . import REPO_ROOT, cli, tables
 
 __all__ = [
     "FIGURE_STYLE",

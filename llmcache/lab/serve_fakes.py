@@ -1,4 +1,4 @@
-"""Run the lab's HTTP servers in their own process: ``python -m llmcache.lab.serve ...``.
+"""Serve the lab's HTTP fakes in their own process: ``python -m llmcache.lab.serve_fakes ...``.
 
 A probe starts this beside itself (inside the same private network namespace) so that the
 servers' CPU time never shares the probe's interpreter lock. It prints one JSON line with the
@@ -8,32 +8,17 @@ ports and environment, then serves until its standard input closes or it is term
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
-import sys
-import threading
 from typing import Any
 
-from .servers import METADATA_MODES, GeminiRestServer, MetadataServer, OpenAIServer
-
-
-def wait_until_stopped() -> None:
-    """Block until SIGTERM, Ctrl-C, or the parent closing our standard input."""
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-
-    def until_stdin_closes() -> None:
-        sys.stdin.read()
-        done.set()
-
-    threading.Thread(target=until_stdin_closes, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        done.wait()
+from ._fake_http import wait_until_stopped
+from .fake_gemini_rest import GeminiRestServer
+from .fake_metadata import METADATA_MODES, MetadataServer
+from .fake_openai import OpenAIServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmcache.lab.serve", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m llmcache.lab.serve_fakes", description=__doc__)
     parser.add_argument("--gemini", action="store_true", help="serve Gemini REST")
     parser.add_argument("--openai", action="store_true", help="serve OpenAI chat completions")
     parser.add_argument("--metadata", choices=METADATA_MODES, help="serve GCE metadata")

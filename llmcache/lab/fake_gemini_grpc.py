@@ -2,7 +2,7 @@
 
 Run by the 3.x venv's Python (it needs that venv's grpcio and generated message classes)::
 
-    python -m llmcache.lab.fake_grpc --cert CERT.pem --key KEY.pem [--port 0] [--latency S]
+    python -m llmcache.lab.fake_gemini_grpc --cert CERT.pem --key KEY.pem [--port 0] [--latency S]
 
 It implements ``google.ai.generativelanguage.v1beta.GenerativeService/GenerateContent`` and
 ``StreamGenerateContent``, waits ``--latency`` seconds (a SIMULATED model latency) before each
@@ -26,7 +26,7 @@ from google.ai.generativelanguage_v1beta.types import (  # type: ignore[import-n
     generative_service,
 )
 
-from .serve import wait_until_stopped
+from ._fake_http import wait_until_stopped
 
 SERVICE = "google.ai.generativelanguage.v1beta.GenerativeService"
 
@@ -99,7 +99,9 @@ def serve(cert: str, key: str, port: int = 0, latency: float = 0.0) -> tuple[Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmcache.lab.fake_grpc", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m llmcache.lab.fake_gemini_grpc", description=__doc__
+    )
     parser.add_argument("--cert", required=True, help="PEM certificate for 127.0.0.1")
     parser.add_argument("--key", required=True, help="PEM private key")
     parser.add_argument("--port", type=int, default=0)

@@ -1,4 +1,5 @@
-"""Run one fresh-process probe in a given venv, isolated, and parse its JSON."""
+"""Launch one fresh-process probe (:mod:`llmcache.lab.process_probe`) in an SDK venv, isolated,
+and parse the JSON it prints. This side runs in the lab's own interpreter."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import REPO_ROOT
 from .isolation import guarded_env, isolated
 
-__all__ = ["REPO_ROOT", "ProbeError", "run_probe"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ProbeError", "run_probe"]
 
 
 class ProbeError(RuntimeError):
@@ -25,14 +25,14 @@ def run_probe(
     timeout: float = 300,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``python -m llmcache.lab.probe`` with ``config`` in a private network namespace.
+    """Run ``python -m llmcache.lab.process_probe`` with ``config`` in a private network namespace.
 
     The probe imports this repo's ``llmcache`` through ``PYTHONPATH`` (so SDK venvs need not
     install it). ``env`` adds variables to the guarded environment (e.g. bytecode settings).
     """
     run_env = guarded_env(env)
     run_env["PYTHONPATH"] = str(REPO_ROOT)
-    argv = isolated([str(python), "-m", "llmcache.lab.probe", json.dumps(config)])
+    argv = isolated([str(python), "-m", "llmcache.lab.process_probe", json.dumps(config)])
     try:
         done = subprocess.run(
             argv, env=run_env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT

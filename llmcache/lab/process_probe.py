@@ -1,9 +1,11 @@
-"""Fresh-process probe: ``VENV/bin/python -m llmcache.lab.probe CONFIG_JSON`` prints one JSON.
+"""Fresh-process probe: ``VENV/bin/python -m llmcache.lab.process_probe CONFIG_JSON`` prints one
+JSON line.
 
 Run by the Python of an SDK venv (with ``PYTHONPATH`` at this repo), once per measurement, so
 that every import and first construction is really the first in its process (as pyperformance's
 ``bm_python_startup``). It starts its own loopback servers in a child process, points the SDK at
-them, and measures. Config keys:
+them, and measures with :mod:`llmcache.lab.measure`. :mod:`llmcache.lab.probe_runner` launches
+it. Config keys:
 
 - ``sdk``: ``"google"`` (langchain-google-genai, 3.x or 4.x, whatever the venv has) or ``"openai"``
 - ``auth``: ``"api-key"`` or ``"adc"`` (no key: 3.x runs ``google.auth.default()``; 4.x is built
@@ -23,7 +25,6 @@ import asyncio
 import contextlib
 import importlib
 import importlib.metadata
-import inspect
 import json
 import os
 import subprocess
@@ -32,13 +33,14 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from .measure import Heartbeat, atimed, describe, record_blocking_calls, timed
 
 FAKE_GOOGLE_KEY = "lab-fake-google-key"
 FAKE_OPENAI_KEY = "lab-fake-openai-key"
 MODEL = {"google": "gemini-2.0-flash", "openai": "gpt-4o-mini"}
-HEARTBEAT_INTERVAL = 0.001
 PACKAGES = (
     "langchain-google-genai",
     "google-genai",
@@ -77,7 +79,7 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Start the servers this probe needs in child processes; yield their endpoints."""
     sdk = config["sdk"]
     latency = float(config.get("latency", 0.0))
-    args = [sys.executable, "-m", "llmcache.lab.serve", "--latency", str(latency)]
+    args = [sys.executable, "-m", "llmcache.lab.serve_fakes", "--latency", str(latency)]
     grpc = sdk == "google" and google_generation() < 4
     if sdk == "google" and not grpc:
         args.append("--gemini")
@@ -100,7 +102,7 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                     [
                         sys.executable,
                         "-m",
-                        "llmcache.lab.fake_grpc",
+                        "llmcache.lab.fake_gemini_grpc",
                         "--cert",
                         cert,
                         "--key",
@@ -194,144 +196,6 @@ def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[
     return lambda: ChatGoogleGenerativeAI(**kwargs)
 
 
-# -- measuring helpers -----------------------------------------------------------------------
-
-
-def timed(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
-    """Run ``fn``; return ``{"seconds", "error"?}`` and its result (None on error)."""
-    start = time.perf_counter()
-    try:
-        result = fn()
-    except Exception as exc:  # the SDK's error is a measurement too
-        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
-    return {"seconds": time.perf_counter() - start}, result
-
-
-async def atimed(coro: Awaitable[Any]) -> tuple[dict[str, Any], Any]:
-    start = time.perf_counter()
-    try:
-        result = await coro
-    except Exception as exc:
-        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
-    return {"seconds": time.perf_counter() - start}, result
-
-
-def describe(exc: BaseException) -> str:
-    """An error as ``Type: first line``, cut short (SDK messages can be long)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}"
-
-
-class Heartbeat:
-    """A task that sleeps 1 ms at a time and records the worst gap between its wake-ups."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _beat(self) -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
-            now = time.perf_counter()
-            self.worst = max(self.worst, now - last)
-            last = now
-
-    async def __aenter__(self) -> Heartbeat:
-        self._task = asyncio.create_task(self._beat())
-        await asyncio.sleep(0.005)
-        self.worst = 0.0
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.sleep(HEARTBEAT_INTERVAL * 2)  # one last beat measures the tail
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
-def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
-    """Run ``fn`` on a running loop under blockbuster, recording every blocking call.
-
-    blockbuster raises at the first blocking call; we swap its wrapper for one that records the
-    call (function and the first frame outside the stdlib) and lets it proceed, so one run lists
-    all of them. Its own allow-list (``can_block_functions``) is kept.
-    """
-    import blockbuster.blockbuster as bb
-
-    seen: dict[tuple[str, str], int] = {}
-    stdlib = os.path.dirname(os.__file__)
-    original_wrap = bb._wrap_blocking
-
-    def recording_wrap(
-        modules: Any,
-        excluded_modules: Any,
-        func: Callable[..., Any],
-        func_name: str,
-        can_block_functions: list[tuple[str, Any]],
-        can_block_predicate: Callable[..., bool],
-    ) -> Callable[..., Any]:
-        local = threading.local()
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getattr(local, "busy", False):
-                return func(*args, **kwargs)
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return func(*args, **kwargs)
-            local.busy = True
-            try:
-                if can_block_predicate(*args, **kwargs):
-                    return func(*args, **kwargs)
-                frame = inspect.currentframe()
-                frame = frame.f_back if frame else None
-                where = None
-                while frame is not None:
-                    name = frame.f_code.co_filename.replace("\\", "/")
-                    if any(
-                        name.endswith(f) and frame.f_code.co_name in fns
-                        for f, fns in can_block_functions
-                    ):
-                        return func(*args, **kwargs)
-                    if (
-                        where is None
-                        and not name.startswith((stdlib, "<"))
-                        and "/blockbuster/" not in name
-                    ):
-                        where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
-                    frame = frame.f_back
-                key = (func_name, where or "?")
-                seen[key] = seen.get(key, 0) + 1
-                return func(*args, **kwargs)
-            finally:
-                local.busy = False
-
-        return wrapper
-
-    bb._wrap_blocking = recording_wrap
-    try:
-        buster = bb.BlockBuster()
-
-        async def on_loop() -> None:
-            buster.activate()
-            try:
-                fn()
-            finally:
-                buster.deactivate()
-
-        asyncio.run(on_loop())
-    finally:
-        bb._wrap_blocking = original_wrap
-    return [{"call": k[0], "where": k[1], "count": n} for k, n in sorted(seen.items())]
-
-
-def short_path(filename: str) -> str:
-    marker = "site-packages/"
-    return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
-
-
 # -- modes -----------------------------------------------------------------------------------
 
 
@@ -404,7 +268,7 @@ def probe_auth(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any
 
 def probe_app(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
     """N concurrent first requests to an async app through one cache design."""
-    from . import baselines
+    from . import designs
 
     design, concurrency = config["design"], int(config.get("concurrency", 10))
     provider = config["sdk"]
@@ -415,45 +279,30 @@ def probe_app(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]
     constructions = 0
     count_lock = threading.Lock()
 
-    def counting_factory(model_name: str, **_: Any) -> Any:
+    def counting_factory(model_name: str) -> Any:
         nonlocal constructions
         with count_lock:
             constructions += 1
         return build()
 
-    baselines.FACTORIES[provider] = counting_factory
-    baselines.reset()
-    import llmcache
-
-    cache = llmcache.ModelCache({provider: counting_factory})
+    bound = designs.bind(design, counting_factory, provider)
     name = MODEL[provider]
-
-    async def get_model() -> Any:
-        if design == "no-cache":
-            return baselines.get_model_nocache(name, provider)
-        if design == "functools.cache":
-            return baselines.get_model_functools(name, provider)
-        if design == "asyncio.Lock":
-            return await baselines.get_model_async_lock(name, provider)
-        if design in ("llmcache", "llmcache-warmed"):
-            return await cache.aget(name, provider)
-        raise ValueError(f"unknown design {design!r}; expected one of {baselines.DESIGNS}")
 
     arrived = 0.0  # all N requests arrive together; each one's latency counts from then
 
     async def request() -> dict[str, Any]:
         try:
-            model = await get_model()
+            model = await bound.model(name)
             await model.ainvoke("hello")
         except Exception as exc:
             return {"seconds": time.perf_counter() - arrived, "error": describe(exc)}
         return {"seconds": time.perf_counter() - arrived}
 
     async def app() -> None:
-        if design == "llmcache-warmed":
+        if bound.startup is not None:
             try:
-                await cache.awarm([(name, provider)])  # in the app's lifespan, before serving
-            except BaseException as exc:
+                await bound.startup(name)  # in the app's lifespan, before serving
+            except Exception as exc:
                 out["warm_error"] = describe(exc)
         out["startup_seconds"] = time.perf_counter() - started
         nonlocal arrived

@@ -1,0 +1,229 @@
+"""The lab's one measuring kit: loop heartbeat, timers, and the blocking-call recorder.
+
+Every experiment measures with these, so "worst loop gap" or "seconds" means the same thing in
+every table. Standard library only (blockbuster is imported when the recorder runs): the
+fresh-process probe imports this module inside each SDK venv.
+
+- :class:`Heartbeat`: a task that sleeps 1 ms at a time; the worst gap between its wake-ups is
+  how long the event loop could run nothing else.
+- :func:`timed` / :func:`atimed`: seconds of one call, with the error it raised as a result.
+- :func:`ns_per_call` / :func:`ans_per_call`: tight-loop cost of a call, in ns.
+- :func:`record_blocking_calls`: every blocking call blockbuster sees, by call site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._fresh import run_fresh
+
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "Heartbeat",
+    "ans_per_call",
+    "atimed",
+    "describe",
+    "ns_per_call",
+    "record_blocking_calls",
+    "short_path",
+    "timed",
+]
+
+HEARTBEAT_INTERVAL = 0.001
+"""Seconds the heartbeat sleeps between wake-ups."""
+
+
+class Heartbeat:
+    """Records the event loop's worst gap while it runs.
+
+    ``async with Heartbeat() as beat: ...`` then read ``beat.worst`` (seconds). Or, for a loop
+    that lives on (an app worker): :meth:`start` it, read or :meth:`reset` ``worst`` at any time,
+    and ``await`` :meth:`stop` at the end.
+    """
+
+    def __init__(self, interval: float = HEARTBEAT_INTERVAL) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.beats = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(self.interval)
+            now = time.perf_counter()
+            self.worst = max(self.worst, now - last)
+            self.beats += 1
+            last = now
+
+    def start(self) -> Heartbeat:
+        """Start beating on the running loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._beat())
+        return self
+
+    def reset(self) -> float:
+        """Forget the worst gap so far; return it."""
+        worst, self.worst = self.worst, 0.0
+        return worst
+
+    async def stop(self) -> float:
+        """One last beat (it measures the tail), then stop; return the worst gap."""
+        if self._task is not None:
+            await asyncio.sleep(self.interval * 2)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        return self.worst
+
+    async def __aenter__(self) -> Heartbeat:
+        self.start()
+        await asyncio.sleep(0.005)  # the task's own start-up is not a gap of the code measured
+        self.reset()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def describe(exc: BaseException) -> str:
+    """An error as ``Type: first line``, cut short (SDK messages can be long)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    """Run ``fn``; return ``{"seconds", "error"?}`` and its result (None on error)."""
+    start = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:  # the SDK's error is a measurement too
+        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
+    return {"seconds": time.perf_counter() - start}, result
+
+
+async def atimed(coro: Awaitable[Any]) -> tuple[dict[str, Any], Any]:
+    """:func:`timed` for an awaitable."""
+    start = time.perf_counter()
+    try:
+        result = await coro
+    except Exception as exc:
+        return {"seconds": time.perf_counter() - start, "error": describe(exc)}, None
+    return {"seconds": time.perf_counter() - start}, result
+
+
+def ns_per_call(fn: Callable[[], Any], number: int, repeat: int) -> list[float]:
+    """ns per call of ``fn``: ``repeat`` runs of ``number`` calls each."""
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in range(number):
+            fn()
+        runs.append((time.perf_counter_ns() - start) / number)
+    return runs
+
+
+def ans_per_call(fn: Callable[[], Awaitable[Any]], number: int, repeat: int) -> list[float]:
+    """ns per awaited call of ``fn``, in one fresh event loop, after one warm-up call."""
+
+    async def main() -> list[float]:
+        await fn()
+        runs = []
+        for _ in range(repeat):
+            start = time.perf_counter_ns()
+            for _ in range(number):
+                await fn()
+            runs.append((time.perf_counter_ns() - start) / number)
+        return runs
+
+    return run_fresh(main)
+
+
+def short_path(filename: str) -> str:
+    """A file name relative to site-packages (or its base name): short, and machine-free."""
+    marker = "site-packages/"
+    return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
+
+
+def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run ``fn`` on a running loop under blockbuster, recording every blocking call.
+
+    blockbuster raises at the first blocking call; we swap its wrapper for one that records the
+    call (function and the first frame outside the stdlib) and lets it proceed, so one run lists
+    all of them. Its own allow-list (``can_block_functions``) is kept.
+    """
+    import blockbuster.blockbuster as bb
+
+    seen: dict[tuple[str, str], int] = {}
+    stdlib = os.path.dirname(os.__file__)
+    original_wrap = bb._wrap_blocking
+
+    def recording_wrap(
+        modules: Any,
+        excluded_modules: Any,
+        func: Callable[..., Any],
+        func_name: str,
+        can_block_functions: list[tuple[str, Any]],
+        can_block_predicate: Callable[..., bool],
+    ) -> Callable[..., Any]:
+        local = threading.local()
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(local, "busy", False):
+                return func(*args, **kwargs)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return func(*args, **kwargs)
+            local.busy = True
+            try:
+                if can_block_predicate(*args, **kwargs):
+                    return func(*args, **kwargs)
+                frame = inspect.currentframe()
+                frame = frame.f_back if frame else None
+                where = None
+                while frame is not None:
+                    name = frame.f_code.co_filename.replace("\\", "/")
+                    if any(
+                        name.endswith(f) and frame.f_code.co_name in fns
+                        for f, fns in can_block_functions
+                    ):
+                        return func(*args, **kwargs)
+                    if (
+                        where is None
+                        and not name.startswith((stdlib, "<"))
+                        and "/blockbuster/" not in name
+                    ):
+                        where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
+                    frame = frame.f_back
+                key = (func_name, where or "?")
+                seen[key] = seen.get(key, 0) + 1
+                return func(*args, **kwargs)
+            finally:
+                local.busy = False
+
+        return wrapper
+
+    bb._wrap_blocking = recording_wrap
+    try:
+        buster = bb.BlockBuster()
+
+        async def on_loop() -> None:
+            buster.activate()
+            try:
+                fn()
+            finally:
+                buster.deactivate()
+
+        asyncio.run(on_loop())
+    finally:
+        bb._wrap_blocking = original_wrap
+    return [{"call": k[0], "where": k[1], "count": n} for k, n in sorted(seen.items())]
