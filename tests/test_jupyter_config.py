@@ -22,11 +22,19 @@ CONFIG_DIR = ROOT / "jupyter_config"
 NOTIFICATION = "@jupyterlab/apputils-extension:notification"
 # make's own prerequisites are taken as built: these tests look at the lab command only.
 MAKE_LAB = ["make", "--no-print-directory", "-o", "lab-venvs", "-o", ".venv/.installed", "lab"]
+# A make running this suite (make test) must not pass its flags or jobserver on.
+MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
 def test_make_lab_points_jupyter_at_the_repo_config() -> None:
     done = subprocess.run(
-        [*MAKE_LAB, "-n"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        [*MAKE_LAB, "-n"],
+        cwd=ROOT,
+        env=MAKE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert f"JUPYTER_CONFIG_DIR={CONFIG_DIR} " in done.stdout, done.stdout
     assert "jupyter lab" in done.stdout
@@ -61,7 +69,7 @@ def test_served_lab_has_news_off(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     token = "test-token"
     args = f"--port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
-    env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path)}
+    env = {**MAKE_ENV, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path)}
     lab = subprocess.Popen(
         [*MAKE_LAB, f"LAB_ARGS={args}"],
         cwd=ROOT,
