@@ -186,11 +186,18 @@ def _hit_cost_tasks(profile: Profile) -> list[Task]:
     ]
 
 
+def _app_server_tasks(profile: Profile) -> list[Task]:
+    from . import app_server
+
+    return app_server.tasks(profile)
+
+
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "sdk": _sdk_tasks,
     "auth": _auth_tasks,
     "app": _app_tasks,
+    "app_server": _app_server_tasks,
     "throughput": _throughput_tasks,
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "TABLES",
+    "app_server_table",
     "app_table",
     "auth_table",
     "format_table",
@@ -165,6 +166,50 @@ def app_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def app_server_table(data: dict[str, Any]) -> list[Row]:
+    """Per auth environment, uvicorn workers and design: the first requests as HTTP clients timed
+    them (seconds from sending, once the port accepted ``accept_s`` after launch), and the
+    workers' event loops (worst gap while serving and during start-up; medians over runs)."""
+    rows = []
+    groups = _grouped(data, "auth_env", "workers", "design")
+    for (auth_env, workers, design), results in groups.items():
+        requests = [q for r in results for q in r["requests"]]
+        latencies = [q["seconds"] for q in requests]
+        errors = [q["error"] for q in requests if "error" in q]
+        served = [[w for w in r["workers"] if "serving_worst_gap" in w] for r in results]
+        rows.append(
+            {
+                "auth_env": auth_env,
+                "workers": workers,
+                "design": design,
+                "runs": len(results),
+                "accept_s": _median(r["accept_seconds"] for r in results),
+                "first_response_p50_s": percentile(latencies, 50),
+                "first_response_max_s": max(latencies) if latencies else None,
+                "launch_to_last_answer_s": _median(
+                    max(q["since_launch"] for q in r["requests"]) for r in results
+                ),
+                "loop_worst_gap_s": _median(
+                    max(w["serving_worst_gap"] for w in ws) for ws in served if ws
+                ),
+                "startup_loop_gap_s": _median(
+                    max(w["startup_worst_gap"] for w in ws) for ws in served if ws
+                ),
+                "constructions_startup": _median(
+                    sum(w["startup_constructions"] for w in ws) for ws in served
+                ),
+                "constructions_serving": _median(
+                    sum(w["constructions"] - w["startup_constructions"] for w in ws)
+                    for ws in served
+                ),
+                "failed_requests": len(errors),
+                "error": errors[0].split(":")[0] if errors else "",
+                "simulated_model_latency_s": results[0]["simulated_model_latency"],
+            }
+        )
+    return rows
+
+
 def throughput_table(data: dict[str, Any]) -> list[Row]:
     """Per SDK configuration: requests per second and latency percentiles (ms)."""
     rows = []
@@ -202,6 +247,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "sdk": sdk_table,
     "auth": auth_table,
     "app": app_table,
+    "app_server": app_server_table,
     "throughput": throughput_table,
 }
 
