@@ -11,21 +11,43 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._cache import CacheStats, ModelCache, ModelSpec, WarmSpec
+from ._errors import (
+    BuildAbortedError,
+    BuildStartError,
+    BuildTimeoutError,
+    CacheError,
+    ProviderNotInstalledError,
+    ReentrantBuildError,
+    UnknownProviderError,
+)
 from ._keys import CacheKey
-from ._providers import Factory
+from ._loops import loop_local_async_client
+from ._providers import Factory, Provider
 
 __all__ = [
+    "BuildAbortedError",
+    "BuildStartError",
+    "BuildTimeoutError",
+    "CacheError",
     "CacheKey",
     "CacheStats",
     "Factory",
     "ModelCache",
     "ModelSpec",
+    "Provider",
+    "ProviderNotInstalledError",
+    "ReentrantBuildError",
+    "UnknownProviderError",
     "WarmSpec",
+    "aclose_cache",
     "cache_stats",
     "clear_cache",
+    "close_cache",
+    "configure",
     "default_cache",
     "get_model",
     "get_model_async",
+    "loop_local_async_client",
     "register_provider",
     "warm",
     "warm_async",
@@ -47,9 +69,29 @@ async def get_model_async(model_name: str, provider: str | None = None, **kwargs
     return await default_cache.aget(model_name, provider, **kwargs)
 
 
-def register_provider(name: str, factory: Factory) -> None:
-    """Register ``factory(model_name, **kwargs)``; replacing one drops its cached models."""
-    default_cache.register_provider(name, factory)
+def register_provider(name: str, factory: Factory | Provider, **options: Any) -> None:
+    """Register ``factory(model_name, **kwargs)``; replacing one drops its cached models.
+
+    ``options`` are :meth:`ModelCache.register_provider`'s: ``per_loop``, ``prepare``,
+    ``close``, ``aclose``.
+    """
+    default_cache.register_provider(name, factory, **options)
+
+
+def configure(**settings: Any) -> None:
+    """Change the process-wide cache's settings: ``maxsize``, ``ttl``, ``build_timeout``,
+    ``slow_threshold``, ``warn_above`` (see :class:`ModelCache`)."""
+    default_cache.configure(**settings)
+
+
+def close_cache() -> None:
+    """Close every cached model's HTTP clients; later calls build anew."""
+    default_cache.close()
+
+
+async def aclose_cache() -> None:
+    """Close every cached model's HTTP clients, each loop-bound one on its own loop."""
+    await default_cache.aclose()
 
 
 def clear_cache() -> None:

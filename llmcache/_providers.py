@@ -1,18 +1,54 @@
-"""Built-in providers and provider inference.
+"""Providers: a factory plus what the cache must know about the models it makes.
 
-Each factory imports its SDK on first use, inside the cache's worker thread, so that
+Each built-in factory imports its SDK on first use, inside the cache's build thread, so that
 ``import llmcache`` stays cheap and the ~1 s SDK import never runs on an event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BUILTIN_PROVIDERS", "Factory", "build_google", "build_openai", "infer_provider"]
+from ._loops import is_loop_local_client, loop_local_async_client
+
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "Factory",
+    "Provider",
+    "build_google",
+    "build_openai",
+    "infer_provider",
+]
+
+logger = logging.getLogger("llmcache")
 
 Factory = Callable[..., Any]
-"""``factory(model_name, **kwargs) -> model``: synchronous, may block, runs in a worker thread."""
+"""``factory(model_name, **kwargs) -> model``: synchronous, may block, runs in a build thread."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A factory and its model's lifecycle hooks.
+
+    ``per_loop``: the model's async transport is bound to the event loop that first used it
+    and the factory cannot be told otherwise, so the cache keeps one model per configuration
+    *and event loop* (asked for inside a running loop), dropped when that loop is gone.
+    ``prepare(model)`` runs in the build thread after construction (work the first request
+    would otherwise do on the loop). ``close(model)``/``aclose(model)`` release the model's
+    HTTP clients.
+    """
+
+    factory: Factory
+    per_loop: bool = False
+    prepare: Callable[[Any], None] | None = None
+    close: Callable[[Any], None] | None = None
+    aclose: Callable[[Any], Awaitable[None]] | None = None
+
+
+# -- Google (langchain-google-genai 4.x; google-genai keeps one async session per loop) -------
 
 
 def build_google(model_name: str, **kwargs: Any) -> Any:
@@ -22,19 +58,130 @@ def build_google(model_name: str, **kwargs: Any) -> Any:
     return ChatGoogleGenerativeAI(model=model_name, **kwargs)
 
 
+def _google_client(model: Any) -> Any:
+    client: Any = getattr(model, "client", None)
+    return client
+
+
+def _mark_google_closed(model: Any) -> None:
+    # langchain-google-genai's own cleanup would close again, from a GC callback.
+    cleanup = getattr(model, "_client_cleanup", None)
+    if cleanup is not None and hasattr(cleanup, "_closed"):
+        cleanup._closed = True
+
+
+def close_google(model: Any) -> None:
+    client = _google_client(model)
+    if client is not None:
+        client.close()
+        aio: Any = getattr(client, "aio", None)
+        api: Any = getattr(aio, "_api_client", None)
+        resources_closed = getattr(api, "_async_resources_are_closed", None)
+        if aio is not None and callable(resources_closed) and not resources_closed():
+            # Per-loop sessions: each closed on its own running loop (google-genai does this).
+            import asyncio
+
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(aio.aclose())
+            else:
+                logger.debug("close() inside a running loop: use aclose() for async sessions")
+    _mark_google_closed(model)
+
+
+async def aclose_google(model: Any) -> None:
+    client = _google_client(model)
+    if client is not None:
+        client.close()
+        await client.aio.aclose()
+    _mark_google_closed(model)
+
+
+def _prepare_hook(name: str) -> Callable[[Any], None] | None:
+    """``llmcache._prepare.<name>`` when that module exists (pre-pays first-call work)."""
+
+    def prepare(model: Any) -> None:
+        try:
+            from . import _prepare
+        except ImportError:
+            return
+        hook = getattr(_prepare, name, None)
+        if hook is not None:
+            hook(model)
+
+    return prepare
+
+
+# -- OpenAI (langchain-openai shares one process-wide async httpx client: loop-bound) --------
+
+_owned_sync_clients: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def build_openai(model_name: str, **kwargs: Any) -> Any:
-    """``langchain_openai.ChatOpenAI``."""
+    """``langchain_openai.ChatOpenAI`` with HTTP clients of its own that work in every loop.
+
+    Unless the caller passes its own clients (or a proxy), the model gets a sync httpx client
+    and a loop-local async client, both owned (and closed) by the cache, instead of
+    langchain-openai's process-wide cached ones, whose pooled connections belong to the first
+    event loop that used them.
+    """
     from langchain_openai import ChatOpenAI
 
+    if not kwargs.get("openai_proxy") and kwargs.get("http_socket_options") is None:
+        import openai
+        from langchain_openai._compat import httpx
+        from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+        if "http_async_client" not in kwargs and "async_client" not in kwargs:
+            kwargs["http_async_client"] = loop_local_async_client(
+                httpx, limits=DEFAULT_CONNECTION_LIMITS
+            )
+        if "http_client" not in kwargs and "client" not in kwargs:
+            sync_client = openai.DefaultHttpxClient()
+            _owned_sync_clients.add(sync_client)
+            kwargs["http_client"] = sync_client
     return ChatOpenAI(model=model_name, **kwargs)
 
 
-BUILTIN_PROVIDERS: dict[str, Factory] = {"google": build_google, "openai": build_openai}
+def close_openai(model: Any) -> None:
+    sync_client = getattr(model, "http_client", None)
+    if sync_client is not None and sync_client in _owned_sync_clients:
+        sync_client.close()
+    async_client: Any = getattr(model, "http_async_client", None)
+    if is_loop_local_client(async_client):
+        async_client.close_from_any_thread()
+
+
+async def aclose_openai(model: Any) -> None:
+    sync_client = getattr(model, "http_client", None)
+    if sync_client is not None and sync_client in _owned_sync_clients:
+        sync_client.close()
+    async_client: Any = getattr(model, "http_async_client", None)
+    if is_loop_local_client(async_client):
+        await async_client.aclose()
+
+
+BUILTIN_PROVIDERS: dict[str, Provider] = {
+    "google": Provider(
+        build_google,
+        prepare=_prepare_hook("prepare_google"),
+        close=close_google,
+        aclose=aclose_google,
+    ),
+    "openai": Provider(
+        build_openai,
+        prepare=_prepare_hook("prepare_openai"),
+        close=close_openai,
+        aclose=aclose_openai,
+    ),
+}
 
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("gemini-", "google"),
     ("models/gemini-", "google"),
     ("gpt-", "openai"),
+    ("chatgpt-", "openai"),
     ("o1", "openai"),
     ("o3", "openai"),
     ("o4", "openai"),

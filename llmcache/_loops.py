@@ -1,0 +1,162 @@
+"""An httpx ``AsyncClient`` that works from every event loop: one inner client per loop.
+
+An httpx connection belongs to the loop that opened it; reused from another loop it fails with
+``RuntimeError: Event loop is closed`` (langchain-openai shares one such client per process).
+This client builds requests itself and sends each through the running loop's own inner client.
+Inner clients are keyed by the loop object through weak references (never by ``id(loop)``,
+which CPython reuses at once), dropped when their loop closes, and closed by the loop's own
+shutdown (``asyncio.run`` and ``asyncio.Runner`` close async generators before the loop),
+so a loop that ends leaves no open socket behind.
+
+httpx is imported only when such a client is made: ``import llmcache`` stays SDK-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+__all__ = ["is_loop_local_client", "loop_local_async_client"]
+
+_CLOSE_WAIT_SECONDS = 5.0
+_class_lock = threading.Lock()
+_classes: dict[str, type[Any]] = {}  # httpx module name -> our client class built on it
+
+
+async def _close_at_loop_shutdown(client: Any) -> AsyncIterator[None]:
+    """Suspended until the loop shuts its async generators down, then closes ``client``."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+def _define_class(httpx: Any) -> type[Any]:
+
+    class _UnusedTransport(httpx.AsyncBaseTransport):  # type: ignore[misc]
+        """The outer client only builds requests; every send goes to a loop's inner client."""
+
+        async def handle_async_request(self, request: Any) -> Any:
+            raise RuntimeError("LoopLocalAsyncClient sends through its per-loop clients")
+
+    class LoopLocalAsyncClient(httpx.AsyncClient):  # type: ignore[misc]
+        """``httpx.AsyncClient`` with one connection pool per event loop."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("follow_redirects", True)
+            if "verify" not in kwargs:
+                # One TLS context for every loop: loading the trust store costs ~20-45 ms of
+                # CPU, paid here (in the build thread) instead of on each loop.
+                kwargs["verify"] = httpx.create_ssl_context()
+            outer = {
+                k: v
+                for k, v in kwargs.items()
+                if k in {"auth", "params", "headers", "cookies", "timeout", "base_url"}
+                or k in {"follow_redirects", "max_redirects", "event_hooks", "default_encoding"}
+            }
+            super().__init__(transport=_UnusedTransport(), **outer)
+            self._inner_kwargs = kwargs
+            self._per_loop: weakref.WeakKeyDictionary[
+                asyncio.AbstractEventLoop, tuple[Any, AsyncIterator[None]]
+            ] = weakref.WeakKeyDictionary()
+            self._per_loop_lock = threading.Lock()
+
+        @property
+        def loop_count(self) -> int:
+            """Inner clients held now (one per live loop that sent a request)."""
+            with self._per_loop_lock:
+                self._drop_closed_loops()
+                return len(self._per_loop)
+
+        def _drop_closed_loops(self) -> None:
+            for loop in [loop for loop in list(self._per_loop) if loop.is_closed()]:
+                self._per_loop.pop(loop, None)
+
+        async def _inner_client(self) -> Any:
+            loop = asyncio.get_running_loop()
+            with self._per_loop_lock:
+                entry = self._per_loop.get(loop)
+                if entry is not None:
+                    return entry[0]
+                self._drop_closed_loops()
+                client = httpx.AsyncClient(**self._inner_kwargs)
+                closer = _close_at_loop_shutdown(client)
+                self._per_loop[loop] = (client, closer)
+            await anext(closer)  # registered with this loop: closed at its shutdown
+            return client
+
+        async def send(self, request: Any, **kwargs: Any) -> Any:
+            if self.is_closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            client = await self._inner_client()
+            return await client.send(request, **kwargs)
+
+        def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
+            with self._per_loop_lock:
+                entries = [(loop, entry[0]) for loop, entry in list(self._per_loop.items())]
+                self._per_loop.clear()
+            return entries
+
+        async def aclose(self) -> None:
+            """Close every loop's client on its own loop; a closed loop's is just dropped."""
+            current = asyncio.get_running_loop()
+            pending = []
+            for loop, client in self._take_all():
+                if loop is current:
+                    await client.aclose()
+                elif loop.is_running() and not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                        pending.append(asyncio.wrap_future(future))
+            if pending:
+                await asyncio.wait(pending, timeout=_CLOSE_WAIT_SECONDS)
+            await super().aclose()
+
+        def close_from_any_thread(self) -> None:
+            """Sync close: each running loop's client is closed on that loop (waited for,
+            unless that loop is this thread's own, which cannot run while we block it)."""
+            try:
+                current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            waits: list[concurrent.futures.Future[None]] = []
+            for loop, client in self._take_all():
+                if loop.is_closed() or not loop.is_running():
+                    continue
+                with contextlib.suppress(RuntimeError):
+                    future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                    if loop is not current:
+                        waits.append(future)
+            concurrent.futures.wait(waits, timeout=_CLOSE_WAIT_SECONDS)
+            with contextlib.suppress(Exception):
+                # The outer client has no pool of its own; mark it closed.
+                self._state = type(self._state).CLOSED  # type: ignore[has-type]
+
+    return LoopLocalAsyncClient
+
+
+def loop_local_async_client(httpx_module: Any = None, **kwargs: Any) -> Any:
+    """An ``httpx.AsyncClient`` usable from any event loop (kwargs as for ``AsyncClient``).
+
+    Give it to an SDK that takes an async httpx client (``ChatOpenAI(http_async_client=...)``)
+    from a custom provider's factory. ``httpx_module`` is the httpx flavour the SDK expects
+    (``httpx`` by default; openai 3.x uses the API-identical ``httpx2``).
+    """
+    if httpx_module is None:
+        import httpx as httpx_module
+    with _class_lock:
+        cls = _classes.get(httpx_module.__name__)
+        if cls is None:
+            cls = _classes[httpx_module.__name__] = _define_class(httpx_module)
+    return cls(**kwargs)
+
+
+def is_loop_local_client(client: object) -> bool:
+    """Whether ``client`` is one of ours (so the cache owns and closes it)."""
+    return any(isinstance(client, cls) for cls in list(_classes.values()))
