@@ -21,8 +21,8 @@ test: lint typecheck lab-venvs pytest notebooks
 
 # actionlint with the venv's shellcheck (for `run:` scripts), so results match on every machine.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check llmcache tests
-	$(VENV)/bin/ruff format --check llmcache tests
+	$(VENV)/bin/ruff check llmcache tests examples
+	$(VENV)/bin/ruff format --check llmcache tests examples
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
 
 typecheck: $(STAMP)
