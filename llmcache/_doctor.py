@@ -1,9 +1,12 @@
 """``llmcache doctor``: find the cold-start traps in this environment and what each costs.
 
 It reads the environment, installed package metadata and google-auth's own constants; it never
-contacts the network (the metadata probe's cost is computed from google-auth's settings, not
-measured by probing). ``--measure`` times the real import and construction in a fresh
-subprocess of this interpreter, with a fake key and every endpoint on a closed loopback port.
+contacts the network. What the first request will do (fine, fail at once, probe the metadata
+server once or on every call) comes from :mod:`llmcache._doctor_auth`, a model of the SDKs'
+choices; the cost of a probe is computed from google-auth's settings, not measured by probing.
+``--measure`` runs :mod:`llmcache._doctor_measure` in a fresh subprocess of this interpreter to
+time the real import and construction, with a fake key and every endpoint on a closed loopback
+port.
 """
 
 from __future__ import annotations
@@ -15,24 +18,22 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import _doctor_auth as auth
+from ._doctor_auth import metadata_probe_seconds
 
 __all__ = ["Finding", "diagnose", "main", "metadata_probe_seconds"]
 
 STATUSES = ("OK", "WARN", "FAIL")
 FAIL_ABOVE_SECONDS = 1.0
 
-# google-auth 2.x defaults (google/auth/compute_engine/_metadata.py and _exponential_backoff.py),
-# used when google-auth is not importable here.
-DEFAULT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_INITIAL_WAIT, DEFAULT_MULTIPLIER = 3.0, 3, 1.0, 2.0
-
 NO_BYTECODE_PENALTY_SECONDS = 1.2
 """Extra import seconds without bytecode: the lab measured 1.9-2.1 s against 0.8-0.9 s for
 langchain-google-genai 4.4.2 on this project's 2-core machines (``reports/data/sdk.json``)."""
 
-GOOGLE_KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 OPENAI_KEY_VARS = ("OPENAI_API_KEY",)
 SDK_PACKAGES = {
     "google": ("langchain_google_genai", "google.genai", "google.auth", "langchain_core"),
@@ -42,13 +43,17 @@ SDK_PACKAGES = {
 
 @dataclass(frozen=True)
 class Finding:
-    """One check: its status, the seconds at stake on a cold start, and the fix."""
+    """One check: its status, the seconds at stake on a cold start, and the fix.
+
+    ``detail`` holds machine-readable facts (the first request's outcome, for instance).
+    """
 
     check: str
     status: str
     seconds: float
     message: str
     fix: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _version(distribution: str) -> str | None:
@@ -56,35 +61,6 @@ def _version(distribution: str) -> str | None:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _backoff_constants() -> tuple[float, float]:
-    try:
-        from google.auth import _exponential_backoff as backoff
-    except ImportError:
-        return DEFAULT_INITIAL_WAIT, DEFAULT_MULTIPLIER
-    return backoff._DEFAULT_INITIAL_INTERVAL_SECONDS, backoff._DEFAULT_MULTIPLIER
-
-
-def _int_env(env: dict[str, str], name: str, default: float) -> float:
-    """google-auth's reading: ``int(os.getenv(name, default))``, default on a bad value."""
-    try:
-        return int(env.get(name, default))
-    except ValueError:
-        return default
-
-
-def metadata_probe_seconds(env: dict[str, str]) -> tuple[float, float]:
-    """(refused, silent) seconds one ``google.auth.default()`` spends pinging the metadata server.
-
-    Refused: only the backoff waits between attempts. Silent (packets dropped): every attempt
-    waits its full timeout too. Mirrors ``_metadata.ping`` and ``ExponentialBackoff``.
-    """
-    timeout = _int_env(env, "GCE_METADATA_TIMEOUT", DEFAULT_TIMEOUT)
-    retries = max(int(_int_env(env, "GCE_METADATA_DETECT_RETRIES", DEFAULT_RETRIES)), 1)
-    initial, multiplier = _backoff_constants()
-    waits = sum(initial * multiplier**i for i in range(retries - 1))
-    return waits, waits + retries * timeout
 
 
 def _find(module: str) -> Path | None:
@@ -141,9 +117,8 @@ def check_sdk(provider: str) -> list[Finding]:
                 "sdk",
                 "WARN",
                 0.0,
-                f"langchain-google-genai {version} (3.x: gRPC; without an API key it runs "
-                "google.auth.default() in the constructor, on the event loop, and again at the "
-                "first ainvoke)",
+                f"langchain-google-genai {version} (3.x: gRPC; without an API key its "
+                "constructor runs google.auth.default(), on the event loop if built there)",
                 "upgrade to langchain-google-genai>=4.1",
             )
         )
@@ -165,12 +140,25 @@ def check_sdk(provider: str) -> list[Finding]:
     return findings
 
 
+def _gcloud_adc_file(env: dict[str, str]) -> str:
+    folder = env.get("CLOUDSDK_CONFIG") or os.path.join(
+        os.path.expanduser("~"), ".config", "gcloud"
+    )
+    return os.path.join(folder, "application_default_credentials.json")
+
+
+def _google_generation() -> tuple[int, str]:
+    """The installed langchain-google-genai's major version, or 4 (what pip installs) if none."""
+    version = _version("langchain-google-genai")
+    if version is None:
+        return 4, "langchain-google-genai 4.x (not installed here: what pip installs)"
+    return int(version.split(".")[0]), f"langchain-google-genai {version}"
+
+
 def check_credentials(provider: str, env: dict[str, str]) -> list[Finding]:
-    key_vars = OPENAI_KEY_VARS if provider == "openai" else GOOGLE_KEY_VARS
-    present = [name for name in key_vars if env.get(name)]
-    if present:
-        return [Finding("credentials", "OK", 0.0, f"API key variable set: {', '.join(present)}")]
     if provider == "openai":
+        if any(env.get(name) for name in OPENAI_KEY_VARS):
+            return [Finding("credentials", "OK", 0.0, "API key variable set: OPENAI_API_KEY")]
         return [
             Finding(
                 "credentials",
@@ -180,7 +168,6 @@ def check_credentials(provider: str, env: dict[str, str]) -> list[Finding]:
                 "set OPENAI_API_KEY",
             )
         ]
-
     findings: list[Finding] = []
     no_check = env.get("NO_GCE_CHECK")
     if no_check is not None and no_check != "true":
@@ -193,62 +180,64 @@ def check_credentials(provider: str, env: dict[str, str]) -> list[Finding]:
                 "NO_GCE_CHECK=true (lower case)",
             )
         )
-    adc_file = env.get("GOOGLE_APPLICATION_CREDENTIALS")
-    gcloud_dir = env.get("CLOUDSDK_CONFIG") or os.path.join(
-        os.path.expanduser("~"), ".config", "gcloud"
-    )
-    gcloud_file = os.path.join(gcloud_dir, "application_default_credentials.json")
-    if adc_file:
-        exists = os.path.exists(adc_file)
+    generation, sdk = _google_generation()
+    flag = env.get("GOOGLE_GENAI_USE_VERTEXAI")
+    if flag is not None and generation < 4:
+        findings.append(
+            Finding(
+                "Vertex AI",
+                "WARN",
+                0.0,
+                "GOOGLE_GENAI_USE_VERTEXAI is ignored: 3.x only speaks to the Gemini Developer API",
+                "upgrade to langchain-google-genai>=4.1 for Vertex AI",
+            )
+        )
+    elif flag is not None and flag.lower() not in auth.TRUE_VALUES + auth.FALSE_VALUES:
+        findings.append(
+            Finding(
+                "Vertex AI",
+                "WARN",
+                0.0,
+                f"GOOGLE_GENAI_USE_VERTEXAI={flag!r} is ignored: 4.x reads true/1/yes or "
+                "false/0/no, so the Gemini Developer API is used",
+                "GOOGLE_GENAI_USE_VERTEXAI=true",
+            )
+        )
+    name, usable = auth.google_key(env)
+    if name == "GOOGLE_API_KEY" and not usable and env.get("GEMINI_API_KEY"):
         findings.append(
             Finding(
                 "credentials",
-                "OK" if exists else "FAIL",
+                "WARN",
                 0.0,
-                "ADC from GOOGLE_APPLICATION_CREDENTIALS (no metadata probe)"
-                if exists
-                else "GOOGLE_APPLICATION_CREDENTIALS names a file that does not exist",
-                "" if exists else "fix the path or set GOOGLE_API_KEY",
+                "GOOGLE_API_KEY is set but empty: LangChain reads it and never GEMINI_API_KEY",
+                "unset GOOGLE_API_KEY",
             )
         )
-        return findings
-    if os.path.exists(gcloud_file):
-        findings.append(
-            Finding(
-                "credentials",
-                "OK",
-                0.0,
-                "ADC from gcloud's application_default_credentials.json (no metadata probe)",
-            )
-        )
-        return findings
-    if no_check == "true":
-        findings.append(
-            Finding(
-                "credentials",
-                "OK",
-                0.0,
-                "no API key and no ADC file; NO_GCE_CHECK=true skips the metadata probe "
-                "(the first call fails at once)",
-            )
-        )
-        return findings
-    refused, silent = metadata_probe_seconds(env)
-    generation = _version("langchain-google-genai") or "4"
-    probes = 2 if generation.startswith(("0.", "1.", "2.", "3.")) else 1
-    timeout = _int_env(env, "GCE_METADATA_TIMEOUT", DEFAULT_TIMEOUT)
-    retries = _int_env(env, "GCE_METADATA_DETECT_RETRIES", DEFAULT_RETRIES)
+    plan = auth.first_request(env, generation, _gcloud_adc_file(env))
+    if plan.outcome == auth.FINE:
+        status = "OK"
+    elif plan.outcome == auth.FAILS_AT_ONCE:
+        status = "FAIL"
+    else:
+        status = "FAIL" if plan.seconds > FAIL_ABOVE_SECONDS else "WARN"
+    detail = {
+        "generation": plan.generation,
+        "backend": plan.backend,
+        "outcome": plan.outcome,
+        "every_call": plan.every_call,
+        "probes_on_gce": plan.probes_on_gce,
+        "seconds_if_refused": plan.seconds_if_refused,
+        "seconds_if_silent": plan.seconds,
+    }
     findings.append(
         Finding(
-            "metadata probe",
-            "FAIL" if probes * silent > FAIL_ABOVE_SECONDS else "WARN",
-            probes * silent,
-            f"no API key variable and no ADC file: google.auth.default() pings the GCE metadata "
-            f"server ({retries:g} attempt(s) x {timeout:g} s timeout + backoff): "
-            f"{silent:.1f} s per call if the address drops packets, {refused:.1f} s if it refuses"
-            + (", twice (construction and first ainvoke, 3.x)" if probes == 2 else ""),
-            "set GOOGLE_API_KEY (or pass google_api_key=); off GCP also NO_GCE_CHECK=true; "
-            "or GCE_METADATA_TIMEOUT=1 GCE_METADATA_DETECT_RETRIES=1",
+            "first request",
+            status,
+            plan.seconds,
+            f"{sdk}, {plan.backend}: {plan.outcome.upper()}: {plan.message}",
+            plan.fix,
+            detail,
         )
     )
     return findings
@@ -288,66 +277,16 @@ def check_bytecode(provider: str, env: dict[str, str]) -> list[Finding]:
     return [Finding("bytecode", "WARN", NO_BYTECODE_PENALTY_SECONDS, message, fix)]
 
 
-_MEASURE = r"""
-import asyncio, json, sys, time
-provider = sys.argv[1]
-out = {}
-start = time.perf_counter()
-if provider == "openai":
-    from langchain_openai import ChatOpenAI as Model
-    kwargs = {"model": "gpt-4o-mini", "api_key": "doctor-fake-key", "base_url": "http://127.0.0.1:9/v1"}
-else:
-    from langchain_google_genai import ChatGoogleGenerativeAI as Model
-    kwargs = {"model": "gemini-2.0-flash", "google_api_key": "doctor-fake-key", "base_url": "http://127.0.0.1:9"}
-out["import_s"] = time.perf_counter() - start
-start = time.perf_counter(); Model(**kwargs); out["construct_1_s"] = time.perf_counter() - start
-start = time.perf_counter(); Model(**kwargs); out["construct_2_s"] = time.perf_counter() - start
-try:
-    import blockbuster.blockbuster as bb
-except ImportError:
-    out["blocking_calls"] = None
-else:
-    seen = []
-    original = bb._wrap_blocking
-    def wrap(modules, excluded, func, name, can_block, predicate):
-        def wrapper(*a, **k):
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return func(*a, **k)
-            if predicate(*a, **k):
-                return func(*a, **k)
-            frame = sys._getframe(1)
-            while frame is not None:  # blockbuster's own allow-list
-                name_ = frame.f_code.co_filename.replace("\\", "/")
-                if any(name_.endswith(f) and frame.f_code.co_name in fns for f, fns in can_block):
-                    return func(*a, **k)
-                frame = frame.f_back
-            if name not in seen:
-                seen.append(name)
-            return func(*a, **k)
-        return wrapper
-    bb._wrap_blocking = wrap
-    buster = bb.BlockBuster()
-    async def build():
-        buster.activate()
-        try:
-            Model(**kwargs)
-        finally:
-            buster.deactivate()
-    asyncio.run(build())
-    out["blocking_calls"] = seen
-print(json.dumps(out))
-"""
-
-
 def measure(provider: str) -> list[Finding]:
     """Real import and construction times in a fresh subprocess of this interpreter."""
     env = dict(os.environ)
     env.update(GCE_METADATA_HOST="127.0.0.1:9", GCE_METADATA_IP="127.0.0.1:9")
+    here = str(Path(__file__).resolve().parent.parent)
+    if here not in sys.path:  # make this llmcache importable in the child
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _MEASURE, provider],
+            [sys.executable, "-m", "llmcache._doctor_measure", provider],
             capture_output=True,
             text=True,
             timeout=120,
@@ -407,12 +346,18 @@ def _render(findings: list[Finding]) -> str:
         if f.fix and f.status != "OK":
             lines.append(f"{'':<30}fix: {f.fix}")
     worst = sum(f.seconds for f in findings if f.status != "OK")
+    again = any(f.detail.get("every_call") and f.seconds for f in findings)
+    fails = [f.check for f in findings if f.status == "FAIL" and not f.seconds]
     lines.append("")
-    lines.append(
-        f"at stake on a cold start: ~{worst:.1f} s"
-        if worst
-        else "nothing found that costs a cold start more than a second"
-    )
+    if worst:
+        lines.append(
+            f"at stake on a cold start: ~{worst:.1f} s"
+            + (", and again on every call" if again else "")
+        )
+    if fails:
+        lines.append(f"fails at once, whatever the wait: {', '.join(fails)}")
+    if not worst and not fails:
+        lines.append("nothing found that costs a cold start more than a second")
     return "\n".join(lines)
 
 
