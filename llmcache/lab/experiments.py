@@ -65,6 +65,8 @@ class Profile:
     throughput_concurrency: int
     hit_number: int
     simulated_model_latency: float = DEFAULT_SIMULATED_MODEL_LATENCY
+    loops_rounds: int = 1
+    """Times each pattern of the ``loops`` experiment runs, per SDK and design."""
 
 
 PROFILES = {
@@ -89,6 +91,7 @@ PROFILES = {
         throughput_calls=1000,
         throughput_concurrency=50,
         hit_number=200_000,
+        loops_rounds=3,
     ),
 }
 
@@ -192,6 +195,26 @@ def _app_server_tasks(profile: Profile) -> list[Task]:
     return app_server.tasks(profile)
 
 
+def _loops_tasks(profile: Profile) -> list[Task]:
+    from . import loops
+
+    return [
+        Task(
+            "loops",
+            {"venv": venv},
+            spec_named(venv),
+            {
+                "sdk": spec_named(venv).sdk,
+                "mode": "loops",
+                "latency": 0.0,
+                "rounds": profile.loops_rounds,
+            },
+            timeout=900,
+        )
+        for venv in loops.VENVS
+    ]
+
+
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "sdk": _sdk_tasks,
@@ -199,6 +222,7 @@ EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "app": _app_tasks,
     "app_server": _app_server_tasks,
     "throughput": _throughput_tasks,
+    "loops": _loops_tasks,
 }
 
 

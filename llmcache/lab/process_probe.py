@@ -15,8 +15,9 @@ it. Config keys:
 - ``latency``: simulated model latency of the fake servers, seconds
 - ``mode``: ``"sdk"`` (import, constructions, loop gaps, blocking calls, 1st/2nd ``ainvoke``),
   ``"auth"`` (import, then the first construction and two ``ainvoke`` in one loop),
-  ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design) or
-  ``"throughput"`` (``calls``, ``concurrency``)
+  ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design),
+  ``"throughput"`` (``calls``, ``concurrency``) or ``"loops"`` (``rounds``: see
+  :mod:`llmcache.lab.loops`)
 """
 
 from __future__ import annotations
@@ -163,17 +164,27 @@ def sdk_module(sdk: str) -> str:
 
 def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[], Any]:
     """A zero-argument constructor of the configured chat model, pointed at the fakes."""
-    sdk, auth = config["sdk"], config.get("auth", "api-key")
-    if sdk == "openai":
+    kwargs = {"model": MODEL[config["sdk"]], **model_kwargs(config, servers)}
+    if config["sdk"] == "openai":
         from langchain_openai import ChatOpenAI
-        from pydantic import SecretStr
 
-        base_url, key = servers["openai_base_url"], SecretStr(FAKE_OPENAI_KEY)
-        return lambda: ChatOpenAI(model=MODEL["openai"], api_key=key, base_url=base_url)
+        return lambda: ChatOpenAI(**kwargs)
 
     from langchain_google_genai import ChatGoogleGenerativeAI
 
-    kwargs: dict[str, Any] = {"model": MODEL["google"]}
+    return lambda: ChatGoogleGenerativeAI(**kwargs)
+
+
+def model_kwargs(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """The configured model's keyword arguments but ``model`` (as an app passes them to
+    ``llmcache.get_model``)."""
+    sdk, auth = config["sdk"], config.get("auth", "api-key")
+    if sdk == "openai":
+        from pydantic import SecretStr
+
+        return {"api_key": SecretStr(FAKE_OPENAI_KEY), "base_url": servers["openai_base_url"]}
+
+    kwargs: dict[str, Any] = {}
     version = importlib.metadata.version("langchain-google-genai")
     if google_generation() < 4:
         kwargs["base_url"] = servers["grpc_endpoint"]
@@ -193,7 +204,7 @@ def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[
             kwargs["vertexai"] = True
             kwargs["project"] = "llmcache-lab"
             kwargs["location"] = "us-central1"
-    return lambda: ChatGoogleGenerativeAI(**kwargs)
+    return kwargs
 
 
 # -- modes -----------------------------------------------------------------------------------
@@ -353,11 +364,19 @@ def probe_throughput(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
     return asyncio.run(run())
 
 
+def probe_loops(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """Each call's outcome in event loops, threads and a fork (:mod:`llmcache.lab.loops`)."""
+    from .loops import probe_loops
+
+    return probe_loops(config, servers)
+
+
 MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "sdk": probe_sdk,
     "auth": probe_auth,
     "app": probe_app,
     "throughput": probe_throughput,
+    "loops": probe_loops,
 }
 
 

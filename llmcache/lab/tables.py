@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ __all__ = [
     "format_table",
     "hit_cost_table",
     "load",
+    "loops_table",
     "percentile",
     "sdk_table",
     "throughput_table",
@@ -242,6 +243,47 @@ def hit_cost_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def loops_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK configuration, design and pattern: calls, failed calls and their exception types.
+
+    A probe that failed as a whole shows as one row with no calls and its error.
+    """
+    rows = []
+    for run in data["runs"]:
+        venv = run["labels"]["venv"]
+        if "result" not in run:
+            rows.append(
+                {
+                    "venv": venv,
+                    "design": "(all)",
+                    "pattern": "(all)",
+                    "calls": 0,
+                    "errors": 0,
+                    "outcomes": f"probe failed: {str(run.get('error', ''))[:120]}",
+                }
+            )
+            continue
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for pattern_run in run["result"]["runs"]:
+            groups[(pattern_run["design"], pattern_run["pattern"])].append(pattern_run)
+        for (design, pattern), runs in groups.items():
+            outcomes = Counter(call["outcome"] for r in runs for call in r["calls"])
+            ok = outcomes.pop("ok", 0)
+            rows.append(
+                {
+                    "venv": venv,
+                    "design": design,
+                    "pattern": pattern,
+                    "rounds": len(runs),
+                    "calls": ok + sum(outcomes.values()),
+                    "errors": sum(outcomes.values()),
+                    "outcomes": ", ".join(f"{k} {n}" for k, n in outcomes.most_common()),
+                    "builds": _median(r["builds"] for r in runs),
+                }
+            )
+    return rows
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "hit_cost": hit_cost_table,
     "sdk": sdk_table,
@@ -249,6 +291,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "app": app_table,
     "app_server": app_server_table,
     "throughput": throughput_table,
+    "loops": loops_table,
 }
 
 
