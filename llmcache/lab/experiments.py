@@ -65,6 +65,8 @@ class Profile:
     throughput_concurrency: int
     hit_number: int
     simulated_model_latency: float = DEFAULT_SIMULATED_MODEL_LATENCY
+    first_call_venvs: tuple[str, ...] = ("lcgg-4.x", "openai")
+    """SDK venvs of the ``first_call`` experiment."""
     loops_rounds: int = 1
     """Times each pattern of the ``loops`` experiment runs, per SDK and design."""
 
@@ -80,6 +82,7 @@ PROFILES = {
         throughput_calls=300,
         throughput_concurrency=50,
         hit_number=50_000,
+        first_call_venvs=("lcgg-4.x",),
     ),
     "full": Profile(
         "full",
@@ -215,6 +218,27 @@ def _loops_tasks(profile: Profile) -> list[Task]:
     ]
 
 
+def _first_call_tasks(profile: Profile) -> list[Task]:
+    runs = max(3, profile.sdk_runs // 2)
+    plans = [(run, False) for run in range(runs)] + [(0, True)]  # attribution runs last
+    tasks = []
+    for run, attribute in plans:
+        for venv in profile.first_call_venvs:
+            spec = spec_named(venv)
+            for prepare in (False, True):  # interleaved: load on the machine hits both alike
+                config = {
+                    "sdk": spec.sdk,
+                    "mode": "first_call",
+                    "auth": "api-key",
+                    "latency": 0.0,
+                    "prepare": prepare,
+                    "attribute": attribute,
+                }
+                labels = {"venv": venv, "prepare": prepare, "attribute": attribute, "run": run}
+                tasks.append(Task("first_call", labels, spec, config, timeout=120))
+    return tasks
+
+
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "sdk": _sdk_tasks,
@@ -222,6 +246,7 @@ EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "app": _app_tasks,
     "app_server": _app_server_tasks,
     "throughput": _throughput_tasks,
+    "first_call": _first_call_tasks,
     "loops": _loops_tasks,
 }
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .first_call import first_call_table
+
 __all__ = [
     "TABLES",
     "app_server_table",
@@ -291,6 +293,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "app": app_table,
     "app_server": app_server_table,
     "throughput": throughput_table,
+    "first_call": first_call_table,
     "loops": loops_table,
 }
 
