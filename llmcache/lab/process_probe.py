@@ -371,11 +371,20 @@ def probe_loops(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, An
     return probe_loops(config, servers)
 
 
+def probe_first_call(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """The first and second request after ``warm``, with or without the SDK's ``prepare``
+    (:mod:`llmcache.lab.first_call`)."""
+    from .first_call import probe_first_call
+
+    return probe_first_call(config, servers)
+
+
 MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "sdk": probe_sdk,
     "auth": probe_auth,
     "app": probe_app,
     "throughput": probe_throughput,
+    "first_call": probe_first_call,
     "loops": probe_loops,
 }
 
