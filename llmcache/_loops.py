@@ -18,23 +18,39 @@ import concurrent.futures
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-__all__ = ["is_loop_local_client", "loop_local_async_client"]
+__all__ = ["close_at_loop_shutdown", "is_loop_local_client", "loop_local_async_client"]
 
 _CLOSE_WAIT_SECONDS = 5.0
 _class_lock = threading.Lock()
 _classes: dict[str, type[Any]] = {}  # httpx module name -> our client class built on it
 
 
-async def _close_at_loop_shutdown(client: Any) -> AsyncIterator[None]:
-    """Suspended until the loop shuts its async generators down, then closes ``client``."""
+async def _close_when_resumed(close: Callable[[], Awaitable[Any]]) -> AsyncGenerator[None, None]:
+    """Suspended until the loop shuts its async generators down, then runs ``close()``."""
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
-            await client.aclose()
+            await close()
+
+
+def close_at_loop_shutdown(close: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``await close()`` when the running loop shuts down (``asyncio.run``, ``Runner``).
+
+    Call it from code running on that loop. It uses the loop's async-generator shutdown, the
+    one hook ``asyncio.run`` calls before closing a loop; the loop holds the generator, so a
+    loop that is dropped without shutdown takes it along to the garbage collector.
+    """
+    loop = asyncio.get_running_loop()
+    closer = _close_when_resumed(close)
+    step = closer.asend(None)  # the loop's first-iteration hook registers it here
+    with contextlib.suppress(StopIteration):
+        step.send(None)
+    closers = loop.__dict__.setdefault("_llmcache_closers", [])
+    closers.append(closer)
 
 
 def _define_class(httpx: Any) -> type[Any]:
@@ -62,9 +78,9 @@ def _define_class(httpx: Any) -> type[Any]:
             }
             super().__init__(transport=_UnusedTransport(), **outer)
             self._inner_kwargs = kwargs
-            self._per_loop: weakref.WeakKeyDictionary[
-                asyncio.AbstractEventLoop, tuple[Any, AsyncIterator[None]]
-            ] = weakref.WeakKeyDictionary()
+            self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+                weakref.WeakKeyDictionary()
+            )
             self._per_loop_lock = threading.Lock()
 
         @property
@@ -81,14 +97,13 @@ def _define_class(httpx: Any) -> type[Any]:
         async def _inner_client(self) -> Any:
             loop = asyncio.get_running_loop()
             with self._per_loop_lock:
-                entry = self._per_loop.get(loop)
-                if entry is not None:
-                    return entry[0]
+                client = self._per_loop.get(loop)
+                if client is not None:
+                    return client
                 self._drop_closed_loops()
                 client = httpx.AsyncClient(**self._inner_kwargs)
-                closer = _close_at_loop_shutdown(client)
-                self._per_loop[loop] = (client, closer)
-            await anext(closer)  # registered with this loop: closed at its shutdown
+                self._per_loop[loop] = client
+            close_at_loop_shutdown(client.aclose)
             return client
 
         async def send(self, request: Any, **kwargs: Any) -> Any:
@@ -99,7 +114,7 @@ def _define_class(httpx: Any) -> type[Any]:
 
         def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
             with self._per_loop_lock:
-                entries = [(loop, entry[0]) for loop, entry in list(self._per_loop.items())]
+                entries = list(self._per_loop.items())
                 self._per_loop.clear()
             return entries
 

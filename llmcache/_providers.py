@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._loops import is_loop_local_client, loop_local_async_client
+from ._loops import close_at_loop_shutdown, is_loop_local_client, loop_local_async_client
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -55,7 +55,53 @@ def build_google(model_name: str, **kwargs: Any) -> Any:
     """``langchain_google_genai.ChatGoogleGenerativeAI`` (4.x, REST through google-genai)."""
     from langchain_google_genai import ChatGoogleGenerativeAI
 
-    return ChatGoogleGenerativeAI(model=model_name, **kwargs)
+    model = ChatGoogleGenerativeAI(model=model_name, **kwargs)
+    _close_google_sessions_with_their_loop(model)
+    return model
+
+
+def _close_google_sessions_with_their_loop(model: Any) -> None:
+    """Have each per-loop session google-genai opens closed when its loop shuts down.
+
+    google-genai keeps one aiohttp session (or httpx client) per event loop and forgets the
+    ones whose loop has closed without closing them, so every ``asyncio.run`` leaves open
+    sockets behind ("Unclosed client session"). Wrapping its per-loop getters on this model's
+    client lets the loop's own shutdown close them. If the SDK changes shape, nothing is
+    wrapped (and the lifecycle tests say so).
+    """
+    api: Any = getattr(getattr(_google_client(model), "aio", None), "_api_client", None)
+    if api is None:
+        return
+    get_session = getattr(api, "_get_aiohttp_session", None)
+    options: Any = getattr(api, "_http_options", None)
+    if callable(get_session) and not getattr(options, "aiohttp_client", None):
+
+        async def get_session_closed_at_shutdown() -> Any:
+            session = await get_session()
+            _close_once_at_shutdown(session, "close")
+            return session
+
+        api._get_aiohttp_session = get_session_closed_at_shutdown
+    httpx_client: Any = getattr(api, "_async_httpx_client", None)
+    inner_for_loop = getattr(httpx_client, "_client_for_running_loop", None)
+    if callable(inner_for_loop):
+
+        def inner_closed_at_shutdown() -> Any:
+            inner = inner_for_loop()
+            _close_once_at_shutdown(inner, "aclose")
+            return inner
+
+        httpx_client._client_for_running_loop = inner_closed_at_shutdown
+
+
+_closing_at_shutdown: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _close_once_at_shutdown(resource: Any, method: str) -> None:
+    if resource is None or resource in _closing_at_shutdown:
+        return
+    _closing_at_shutdown.add(resource)
+    close_at_loop_shutdown(getattr(resource, method))
 
 
 def _google_client(model: Any) -> Any:
