@@ -346,13 +346,13 @@ def _render(findings: list[Finding]) -> str:
         if f.fix and f.status != "OK":
             lines.append(f"{'':<30}fix: {f.fix}")
     worst = sum(f.seconds for f in findings if f.status != "OK")
-    again = any(f.detail.get("every_call") and f.seconds for f in findings)
+    again = sum(f.seconds for f in findings if f.status != "OK" and f.detail.get("every_call"))
     fails = [f.check for f in findings if f.status == "FAIL" and not f.seconds]
     lines.append("")
     if worst:
         lines.append(
             f"at stake on a cold start: ~{worst:.1f} s"
-            + (", and again on every call" if again else "")
+            + (f", then ~{again:.1f} s again on every call" if again else "")
         )
     if fails:
         lines.append(f"fails at once, whatever the wait: {', '.join(fails)}")

@@ -136,6 +136,9 @@ def test_vertex_with_a_project_probes_on_every_call_at_google_auths_worst_case()
     assert first["detail"]["outcome"] == auth.PROBES_EVERY_CALL
     assert first["detail"]["every_call"] is True
     assert first["detail"]["seconds_if_refused"] == pytest.approx(3.0)
+    env = {**os.environ, **VERTEX, "CLOUDSDK_CONFIG": "/none"}
+    _, _, text = _run_doctor(sys.executable, env)
+    assert "at stake on a cold start: ~12.0 s, then ~12.0 s again on every call" in text
 
 
 def test_vertex_without_a_project_probes_once_in_the_constructor() -> None:
