@@ -8,9 +8,10 @@ loops asks for it. Importing this package imports no LangChain or SDK module.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._cache import CacheStats, ModelCache, ModelSpec, WarmSpec
+from ._decorator import Cached, cached
 from ._errors import (
     BuildAbortedError,
     BuildStartError,
@@ -21,8 +22,14 @@ from ._errors import (
     UnknownProviderError,
 )
 from ._keys import CacheKey
+from ._langchain import init_chat_model
 from ._loops import loop_local_async_client
 from ._providers import Factory, Provider
+
+if TYPE_CHECKING:  # the types of the built-in providers' models; never imported at run time
+    from langchain_core.language_models import BaseChatModel
+    from langchain_google_genai import ChatGoogleGenerativeAI
+    from langchain_openai import ChatOpenAI
 
 __all__ = [
     "BuildAbortedError",
@@ -31,6 +38,7 @@ __all__ = [
     "CacheError",
     "CacheKey",
     "CacheStats",
+    "Cached",
     "Factory",
     "ModelCache",
     "ModelSpec",
@@ -41,12 +49,14 @@ __all__ = [
     "WarmSpec",
     "aclose_cache",
     "cache_stats",
+    "cached",
     "clear_cache",
     "close_cache",
     "configure",
     "default_cache",
     "get_model",
     "get_model_async",
+    "init_chat_model",
     "loop_local_async_client",
     "register_provider",
     "warm",
@@ -59,11 +69,37 @@ default_cache = ModelCache()
 """The process-wide cache behind the module-level functions."""
 
 
+# Typed returns: the built-in providers' classes, any LangChain chat model when inferred, and
+# Any for a provider of your own (it may return anything).
+@overload
+def get_model(
+    model_name: str, provider: Literal["google", "google_genai"], **kwargs: Any
+) -> ChatGoogleGenerativeAI: ...
+@overload
+def get_model(model_name: str, provider: Literal["openai"], **kwargs: Any) -> ChatOpenAI: ...
+@overload
+def get_model(model_name: str, provider: None = None, **kwargs: Any) -> BaseChatModel: ...
+@overload
+def get_model(model_name: str, provider: str, **kwargs: Any) -> Any: ...
 def get_model(model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
     """The shared chat model for this configuration; built once, blocking until it is ready."""
     return default_cache.get(model_name, provider, **kwargs)
 
 
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["google", "google_genai"], **kwargs: Any
+) -> ChatGoogleGenerativeAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["openai"], **kwargs: Any
+) -> ChatOpenAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: None = None, **kwargs: Any
+) -> BaseChatModel: ...
+@overload
+async def get_model_async(model_name: str, provider: str, **kwargs: Any) -> Any: ...
 async def get_model_async(model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
     """The shared chat model for this configuration, awaited without blocking the event loop."""
     return await default_cache.aget(model_name, provider, **kwargs)

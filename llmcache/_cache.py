@@ -50,6 +50,13 @@ from ._errors import (
     UnknownProviderError,
 )
 from ._keys import CacheKey, is_secret_name
+from ._langchain import (
+    infer_langchain_provider,
+    langchain_factory,
+    resolve_provider,
+    split_model,
+    unknown_provider_error,
+)
 from ._providers import BUILTIN_PROVIDERS, Factory, Provider, infer_provider
 
 __all__ = ["CacheStats", "ModelCache", "ModelSpec", "WarmSpec"]
@@ -522,8 +529,11 @@ class ModelCache:
         chain = _BUILD_CHAIN.get()
         with self._lock:
             spec = self._providers.get(provider_name)
-            if spec is None:
-                raise self._unknown_provider(provider_name, locked=True)
+            if spec is None:  # one of LangChain's providers: registered on first use
+                factory = langchain_factory(provider_name)
+                if factory is None:
+                    raise self._unknown_provider(provider_name, locked=True)
+                spec = self._providers[provider_name] = Provider(factory)
             loop_ref = _running_loop_ref() if spec.per_loop else None
             skey = key if loop_ref is None else (key, loop_ref)
             if self._loop_keys:
@@ -561,14 +571,10 @@ class ModelCache:
             raise ValueError("model_name must not be empty")
         if provider is not None and not isinstance(provider, str):
             raise TypeError(f"provider must be a str or None, got {type(provider).__name__}")
-        if provider is None and ":" in model_name:
-            prefix, _, rest = model_name.partition(":")
-            with self._lock:
-                known = prefix in self._providers
-            if known and rest.strip():
-                return prefix, rest
+        if provider is None:  # "provider:model", LangChain's convention
+            model_name, provider = split_model(model_name, None, self._providers)
         if provider is None:
-            inferred = infer_provider(model_name)
+            inferred = infer_provider(model_name) or infer_langchain_provider(model_name)
             if inferred is None:
                 raise UnknownProviderError(
                     f"cannot infer the provider of model {model_name!r}; pass provider=, "
@@ -576,11 +582,11 @@ class ModelCache:
                 )
             provider = inferred
         assert isinstance(provider, str)
-        return provider, model_name
+        return resolve_provider(provider, self._providers), model_name
 
     def _unknown_provider(self, provider: str, *, locked: bool = False) -> UnknownProviderError:
         names = sorted(self._providers) if locked else list(self.providers)
-        return UnknownProviderError(f"unknown provider {provider!r}; registered providers: {names}")
+        return unknown_provider_error(provider, names)
 
     # -- internals: building ------------------------------------------------------------------
 

@@ -1,0 +1,268 @@
+"""``@llmcache.cached``: keep your own model factory, get the cache's guarantees.
+
+Each decorated function owns a :class:`ModelCache` whose only provider runs the function, so a
+call gets everything the cache gives: one build per argument set across threads, tasks and
+event loops, the build in a thread of the cache (never on the loop), failures not cached, and
+``close``/``aclose``.
+
+Arguments are bound to the signature with defaults applied, so ``f("x")`` and
+``f("x", provider="google")`` (when that is the default) are one key. Values are compared the
+way the cache compares kwargs: by value, with secret-named parameters held as salted hashes.
+
+Methods: ``self`` is an argument like any other. Instances with the default ``__eq__`` each
+get their own models; the cache holds a strong reference to every ``self`` it saw until
+``cache_clear()`` or ``close()``, as ``functools.cache`` does. Put ``@cached`` below
+``@staticmethod``/``@classmethod``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
+
+from ._cache import CacheStats, ModelCache
+
+__all__ = ["BoundCached", "Cached", "cached"]
+
+P = ParamSpec("P")
+Q = ParamSpec("Q")
+R = TypeVar("R")
+S = TypeVar("S")
+
+CallSpec = Any
+"""One call for ``warm``: a tuple of positional arguments, a mapping of keyword arguments, or
+any other value as the only positional argument."""
+
+
+class Cached(Generic[P, R]):
+    """A synchronous factory whose results are shared: see :func:`cached`."""
+
+    __wrapped__: Callable[P, R]
+
+    def __init__(
+        self,
+        func: Callable[P, R],
+        *,
+        maxsize: int | None = None,
+        ttl: float | None = None,
+        build_timeout: float | None = None,
+        slow_threshold: float = 2.0,
+    ) -> None:
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(
+                f"@cached needs a synchronous factory; {func.__qualname__} is async. "
+                "The cache already runs the factory in a thread: make it a plain def."
+            )
+        if not callable(func):
+            raise TypeError(f"@cached needs a callable, got {type(func).__name__}")
+        functools.update_wrapper(self, func)
+        self._signature = inspect.signature(func)
+        self._label = getattr(func, "__qualname__", None) or repr(func)
+        self._provider = f"{getattr(func, '__module__', None) or '?'}.{self._label}"
+        options: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("maxsize", maxsize),
+                ("ttl", ttl),
+                ("build_timeout", build_timeout),
+            )
+            if value is not None
+        }
+        self.cache = ModelCache(
+            {self._provider: self._build}, slow_threshold=slow_threshold, **options
+        )
+        """The function's own cache (its only provider runs the function)."""
+
+    def __repr__(self) -> str:
+        return f"<llmcache.cached {self._label}>"
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The shared result for these arguments; blocks while it is built."""
+        name, arguments = self._bind(args, kwargs)
+        return cast(R, self.cache.get(name, self._provider, arguments=arguments))
+
+    async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The same store, awaited without blocking the event loop."""
+        name, arguments = self._bind(args, kwargs)
+        return cast(R, await self.cache.aget(name, self._provider, arguments=arguments))
+
+    def warm(self, calls: Iterable[CallSpec]) -> list[R]:
+        """Build the results of several calls concurrently; return them in order.
+
+        Each call is a tuple of positional arguments, a mapping of keyword arguments, or a
+        single positional argument. Failures are raised together in an ``ExceptionGroup``.
+        """
+        return cast(list[R], self.cache.warm(self._specs(calls)))
+
+    async def awarm(self, calls: Iterable[CallSpec]) -> list[R]:
+        """Like :meth:`warm`, awaited without blocking the event loop."""
+        return cast(list[R], await self.cache.awarm(self._specs(calls)))
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def cache_clear(self) -> None:
+        """Drop every result and reset the counters."""
+        self.cache.clear()
+
+    def cache_info(self) -> CacheStats:
+        """The counters of this function's cache."""
+        return self.cache.stats()
+
+    def close(self) -> None:
+        """Close the cache and the models it holds (see :meth:`ModelCache.close`)."""
+        self.cache.close()
+
+    async def aclose(self) -> None:
+        """Like :meth:`close`, from async code."""
+        await self.cache.aclose()
+
+    # -- methods ----------------------------------------------------------------------------
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Cached[P, R]: ...
+    @overload
+    def __get__(
+        self: Cached[Concatenate[S, Q], R], instance: S, owner: type[Any] | None = None
+    ) -> BoundCached[Q, R]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
+        if instance is None:
+            return self
+        return BoundCached(self, instance)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, Any]:
+        """``(label, arguments)``: the label names the build in logs; arguments are the key."""
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = bound.arguments
+        first = next(iter(arguments.values()), None)
+        name = first if isinstance(first, str) and first.strip() else self._label
+        return name, arguments
+
+    def _specs(self, calls: Iterable[CallSpec]) -> list[dict[str, Any]]:
+        if isinstance(calls, str | Mapping):
+            raise TypeError("calls must be an iterable of calls, e.g. a list: f.warm([('x',)])")
+        specs = []
+        for call in calls:
+            if isinstance(call, tuple):
+                args, kwargs = call, {}
+            elif isinstance(call, Mapping):
+                args, kwargs = (), dict(call)
+            else:
+                args, kwargs = (call,), {}
+            name, arguments = self._bind(args, kwargs)
+            specs.append({"model_name": name, "provider": self._provider, "arguments": arguments})
+        return specs
+
+    def _build(self, model_name: str, *, arguments: Mapping[str, Any]) -> R:
+        """The private provider: call the function with the arguments it was asked with."""
+        bound = inspect.BoundArguments(self._signature, dict(arguments))
+        return self.__wrapped__(*bound.args, **bound.kwargs)
+
+
+class BoundCached(Generic[P, R]):
+    """A cached method bound to one instance: the same cache, ``self`` filled in."""
+
+    __slots__ = ("__func__", "__self__")
+
+    def __init__(self, func: Cached[Any, R], instance: object) -> None:
+        self.__func__ = func
+        self.__self__ = instance
+
+    def __repr__(self) -> str:
+        return f"<bound llmcache.cached {self.__func__._label} of {type(self.__self__).__name__}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.__func__(self.__self__, *args, **kwargs)
+
+    async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.__func__.aget(self.__self__, *args, **kwargs)
+
+    def warm(self, calls: Iterable[CallSpec]) -> list[R]:
+        return self.__func__.warm(self._with_self(calls))
+
+    async def awarm(self, calls: Iterable[CallSpec]) -> list[R]:
+        return await self.__func__.awarm(self._with_self(calls))
+
+    def cache_clear(self) -> None:
+        self.__func__.cache_clear()
+
+    def cache_info(self) -> CacheStats:
+        return self.__func__.cache_info()
+
+    def close(self) -> None:
+        self.__func__.close()
+
+    async def aclose(self) -> None:
+        await self.__func__.aclose()
+
+    @property
+    def __wrapped__(self) -> Callable[..., R]:
+        return self.__func__.__wrapped__
+
+    @property
+    def __name__(self) -> str:
+        return self.__func__.__name__  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self.__func__.__doc__
+
+    def _with_self(self, calls: Iterable[CallSpec]) -> list[CallSpec]:
+        """Prepend ``self`` to each call; a mapping call binds it by the first parameter's name."""
+        if isinstance(calls, str | Mapping):
+            raise TypeError("calls must be an iterable of calls, e.g. a list: f.warm([('x',)])")
+        first = next(iter(self.__func__._signature.parameters))
+        out: list[CallSpec] = []
+        for call in calls:
+            if isinstance(call, tuple):
+                out.append((self.__self__, *call))
+            elif isinstance(call, Mapping):
+                out.append({first: self.__self__, **call})
+            else:
+                out.append((self.__self__, call))
+        return out
+
+
+@overload
+def cached(func: Callable[P, R], /) -> Cached[P, R]: ...
+@overload
+def cached(
+    *,
+    maxsize: int | None = None,
+    ttl: float | None = None,
+    build_timeout: float | None = None,
+    slow_threshold: float = 2.0,
+) -> Callable[[Callable[P, R]], Cached[P, R]]: ...
+def cached(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    maxsize: int | None = None,
+    ttl: float | None = None,
+    build_timeout: float | None = None,
+    slow_threshold: float = 2.0,
+) -> Cached[P, R] | Callable[[Callable[P, R]], Cached[P, R]]:
+    """Share what a synchronous model factory returns, per argument set, like ``functools.cache``.
+
+    ``@cached`` or ``@cached(maxsize=..., ttl=..., build_timeout=..., slow_threshold=...)``
+    (the :class:`ModelCache` options). ``f(...)`` returns the shared result, ``await
+    f.aget(...)`` awaits it without blocking the loop; also ``f.warm``/``f.awarm``,
+    ``f.cache_clear()``, ``f.cache_info()``, ``f.close()``/``await f.aclose()``.
+    """
+
+    def decorate(f: Callable[P, R]) -> Cached[P, R]:
+        return Cached(
+            f,
+            maxsize=maxsize,
+            ttl=ttl,
+            build_timeout=build_timeout,
+            slow_threshold=slow_threshold,
+        )
+
+    return decorate if func is None else decorate(func)
