@@ -309,14 +309,15 @@ def measure(provider: str) -> list[Finding]:
             else "",
         )
     ]
-    calls = result.get("blocking_calls")
-    if calls is not None:
+    recorded: list[dict[str, Any]] | None = result.get("blocking_calls")
+    if recorded is not None:
+        calls = [f"{c['call']} at {c['where']} (x{c['count']})" for c in recorded]
         findings.append(
             Finding(
                 "blocking calls",
                 "WARN" if calls else "OK",
                 0.0,
-                f"building inside a running event loop made blocking calls: {', '.join(calls)}"
+                f"building inside a running event loop made blocking calls: {'; '.join(calls)}"
                 if calls
                 else "blockbuster saw no blocking call while building inside an event loop",
                 "build off the loop: await llmcache.get_model_async()" if calls else "",

@@ -10,8 +10,11 @@ server at a closed loopback port, so nothing here reaches the network.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,62 +41,86 @@ def model_factory(provider: str) -> Callable[[], Any]:
     )
 
 
-def blocking_calls(build: Callable[[], Any]) -> list[str] | None:
-    """Names of the blocking calls ``build`` makes inside a running loop; None without blockbuster.
+def short_path(filename: str) -> str:
+    """A file name relative to site-packages (or its base name): short, and machine-free."""
+    marker = "site-packages/"
+    return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
 
-    blockbuster raises at the first blocking call; its wrapper is swapped for one that notes the
-    call and lets it proceed, so one build lists them all. Its own allow-list is kept.
+
+def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run ``fn`` on a running loop under blockbuster, recording every blocking call.
+
+    blockbuster raises at the first blocking call; its wrapper is swapped for one that records
+    the call (function, first frame outside the stdlib, count) and lets it proceed, so one run
+    lists all of them. Its own allow-list (``can_block_functions``) is kept. Needs blockbuster.
     """
-    try:
-        import blockbuster.blockbuster as bb
-    except ImportError:
-        return None
-    seen: list[str] = []
+    import blockbuster.blockbuster as bb
 
-    def wrap(
+    seen: dict[tuple[str, str], int] = {}
+    stdlib = os.path.dirname(os.__file__)
+    original_wrap = bb._wrap_blocking
+
+    def recording_wrap(
         modules: Any,
-        excluded: Any,
+        excluded_modules: Any,
         func: Callable[..., Any],
-        name: str,
-        can_block: list[tuple[str, Any]],
-        predicate: Callable[..., bool],
+        func_name: str,
+        can_block_functions: list[tuple[str, Any]],
+        can_block_predicate: Callable[..., bool],
     ) -> Callable[..., Any]:
+        local = threading.local()
+
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(local, "busy", False):
+                return func(*args, **kwargs)
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
                 return func(*args, **kwargs)
-            if predicate(*args, **kwargs):
-                return func(*args, **kwargs)
-            frame = sys._getframe(1)
-            while frame is not None:  # blockbuster's own allow-list
-                filename = frame.f_code.co_filename.replace("\\", "/")
-                if any(
-                    filename.endswith(f) and frame.f_code.co_name in fns for f, fns in can_block
-                ):
+            local.busy = True
+            try:
+                if can_block_predicate(*args, **kwargs):
                     return func(*args, **kwargs)
-                frame = frame.f_back  # type: ignore[assignment]
-            if name not in seen:
-                seen.append(name)
-            return func(*args, **kwargs)
+                frame = inspect.currentframe()
+                frame = frame.f_back if frame else None
+                where = None
+                while frame is not None:
+                    name = frame.f_code.co_filename.replace("\\", "/")
+                    if any(
+                        name.endswith(f) and frame.f_code.co_name in fns
+                        for f, fns in can_block_functions
+                    ):
+                        return func(*args, **kwargs)
+                    if (
+                        where is None
+                        and not name.startswith((stdlib, "<"))
+                        and "/blockbuster/" not in name
+                    ):
+                        where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
+                    frame = frame.f_back
+                key = (func_name, where or "?")
+                seen[key] = seen.get(key, 0) + 1
+                return func(*args, **kwargs)
+            finally:
+                local.busy = False
 
         return wrapper
 
-    async def on_loop() -> None:
-        buster.activate()  # wraps each function through bb._wrap_blocking, patched here
-        try:
-            build()
-        finally:
-            buster.deactivate()
-
-    original = bb._wrap_blocking
-    bb._wrap_blocking = wrap  # type: ignore[assignment]  # ours ignores modules
+    bb._wrap_blocking = recording_wrap
     try:
         buster = bb.BlockBuster()
+
+        async def on_loop() -> None:
+            buster.activate()  # wraps each function through bb._wrap_blocking
+            try:
+                fn()
+            finally:
+                buster.deactivate()
+
         asyncio.run(on_loop())
     finally:
-        bb._wrap_blocking = original
-    return seen
+        bb._wrap_blocking = original_wrap
+    return [{"call": k[0], "where": k[1], "count": n} for k, n in sorted(seen.items())]
 
 
 def measure(provider: str) -> dict[str, Any]:
@@ -106,7 +133,10 @@ def measure(provider: str) -> dict[str, Any]:
         start = time.perf_counter()
         build()
         out[step] = time.perf_counter() - start
-    out["blocking_calls"] = blocking_calls(build)
+    try:
+        out["blocking_calls"] = record_blocking_calls(build)
+    except ImportError:  # blockbuster is optional
+        out["blocking_calls"] = None
     return out
 
 
