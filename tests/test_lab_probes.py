@@ -131,3 +131,17 @@ def test_3x_with_valid_adc_probes_in_the_constructor_and_again_at_the_first_call
     assert result["construct_1"]["seconds"] >= 0.5  # ping + project id, 0.3 s each
     assert result["ainvoke_1"]["seconds"] >= 0.5  # google.auth.default() again, then a token
     assert result["ainvoke_2"]["seconds"] < 0.3
+
+
+@pytest.mark.parametrize(
+    ("venv", "sdk", "fake"),
+    [("lcgg-4.x", "google", "gemini-rest"), ("lcgg-3.2.0", "google", "gemini-grpc")],
+)
+def test_capacity_probe_measures_the_fake_with_a_raw_client(venv: str, sdk: str, fake: str) -> None:
+    python = _python(venv)
+    config = {"sdk": sdk, "mode": "capacity", "calls": 40, "concurrency": 8, "latency": 0.0}
+    result = run_probe(python, config, timeout=240)
+    assert result["fake"] == fake
+    assert result["error_count"] == 0, result["errors"]
+    assert len(result["latencies"]) == 40
+    assert result["sdk_loaded"] is False  # the fake's own capacity: no SDK code ran

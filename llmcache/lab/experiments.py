@@ -177,6 +177,19 @@ def _throughput_tasks(profile: Profile) -> list[Task]:
             "concurrency": profile.throughput_concurrency,
         }
         tasks.append(Task("throughput", {"venv": venv, "label": spec.label}, spec, config))
+    # Each fake's own capacity, raw client and no SDK, in the same run: the SDK rows' ceiling.
+    from .fake_capacity import FAKES
+
+    for fake, (venv, sdk, client) in FAKES.items():
+        config = {
+            "sdk": sdk,
+            "mode": "capacity",
+            "latency": 0.0,
+            "calls": profile.throughput_calls * 4,  # a raw client is faster: a similar duration
+            "concurrency": profile.throughput_concurrency,
+        }
+        labels = {"venv": venv, "label": f"raw {client} client -> {fake} fake", "fake": fake}
+        tasks.append(Task("throughput", labels, spec_named(venv), config))
     return tasks
 
 
@@ -190,12 +203,6 @@ def _hit_cost_tasks(profile: Profile) -> list[Task]:
             bench=lambda: measure_hit_costs(number=profile.hit_number, repeat=5),
         )
     ]
-
-
-def _app_server_tasks(profile: Profile) -> list[Task]:
-    from . import app_server
-
-    return app_server.tasks(profile)
 
 
 def _loops_tasks(profile: Profile) -> list[Task]:
@@ -237,6 +244,12 @@ def _first_call_tasks(profile: Profile) -> list[Task]:
                 labels = {"venv": venv, "prepare": prepare, "attribute": attribute, "run": run}
                 tasks.append(Task("first_call", labels, spec, config, timeout=120))
     return tasks
+
+
+def _app_server_tasks(profile: Profile) -> list[Task]:
+    from . import app_server
+
+    return app_server.tasks(profile)
 
 
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {

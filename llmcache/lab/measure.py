@@ -8,6 +8,7 @@ fresh-process probe imports this module inside each SDK venv.
   how long the event loop could run nothing else.
 - :func:`timed` / :func:`atimed`: seconds of one call, with the error it raised as a result.
 - :func:`ns_per_call` / :func:`ans_per_call`: tight-loop cost of a call, in ns.
+- :func:`run_calls`: many awaited calls at a fixed concurrency (throughput, latencies).
 - :func:`record_blocking_calls`: every blocking call blockbuster sees, by call site.
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "describe",
     "ns_per_call",
     "record_blocking_calls",
+    "run_calls",
     "short_path",
     "timed",
 ]
@@ -145,6 +147,37 @@ def ans_per_call(fn: Callable[[], Awaitable[Any]], number: int, repeat: int) -> 
         return runs
 
     return run_fresh(main)
+
+
+async def run_calls(
+    call: Callable[[], Awaitable[Any]], calls: int, concurrency: int
+) -> dict[str, Any]:
+    """``calls`` awaits of ``call()``, at most ``concurrency`` at a time: the wall time, every
+    successful call's latency, and the errors (first five, and their count)."""
+    gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def one() -> None:
+        async with gate:
+            start = time.perf_counter()
+            try:
+                await call()
+            except Exception as exc:
+                errors.append(describe(exc))
+                return
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(calls)))
+    return {
+        "calls": calls,
+        "concurrency": concurrency,
+        "wall_seconds": time.perf_counter() - start,
+        "latencies": latencies,
+        "errors": errors[:5],
+        "error_count": len(errors),
+    }
 
 
 def short_path(filename: str) -> str:

@@ -16,7 +16,8 @@ it. Config keys:
 - ``mode``: ``"sdk"`` (import, constructions, loop gaps, blocking calls, 1st/2nd ``ainvoke``),
   ``"auth"`` (import, then the first construction and two ``ainvoke`` in one loop),
   ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design),
-  ``"throughput"`` (``calls``, ``concurrency``) or ``"loops"`` (``rounds``: see
+  ``"throughput"`` (``calls``, ``concurrency``), ``"capacity"`` (the same with a raw client
+  instead of the SDK: :mod:`llmcache.lab.fake_capacity`) or ``"loops"`` (``rounds``: see
   :mod:`llmcache.lab.loops`)
 """
 
@@ -37,7 +38,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .measure import Heartbeat, atimed, describe, record_blocking_calls, timed
+from .measure import Heartbeat, atimed, describe, record_blocking_calls, run_calls, timed
 
 FAKE_GOOGLE_KEY = "lab-fake-google-key"
 FAKE_OPENAI_KEY = "lab-fake-openai-key"
@@ -335,33 +336,18 @@ def probe_throughput(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
 
     async def run() -> dict[str, Any]:
         await model.ainvoke("warm-up")  # connection set-up is not throughput
-        gate = asyncio.Semaphore(concurrency)
-        latencies: list[float] = []
-        errors: list[str] = []
+        return await run_calls(lambda: model.ainvoke("hello"), calls, concurrency)
 
-        async def one() -> None:
-            async with gate:
-                start = time.perf_counter()
-                try:
-                    await model.ainvoke("hello")
-                except Exception as exc:
-                    errors.append(describe(exc))
-                    return
-                latencies.append(time.perf_counter() - start)
+    from .fake_capacity import fake_of
 
-        start = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(calls)))
-        wall = time.perf_counter() - start
-        return {
-            "calls": calls,
-            "concurrency": concurrency,
-            "wall_seconds": wall,
-            "latencies": latencies,
-            "errors": errors[:5],
-            "error_count": len(errors),
-        }
+    return {"fake": fake_of(servers), **asyncio.run(run())}
 
-    return asyncio.run(run())
+
+def probe_capacity(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """The fake's own capacity: a raw client (aiohttp or grpc.aio), no SDK, same settings."""
+    from .fake_capacity import measure_capacity
+
+    return measure_capacity(config, servers)
 
 
 def probe_loops(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
@@ -385,6 +371,7 @@ MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "app": probe_app,
     "throughput": probe_throughput,
     "first_call": probe_first_call,
+    "capacity": probe_capacity,
     "loops": probe_loops,
 }
 
