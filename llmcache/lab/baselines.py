@@ -24,64 +24,67 @@ __all__ = [
     "reset",
 ]
 
-FACTORIES: dict[str, Callable[[str], Any]] = {}
-"""provider -> ``factory(model_name)``; set by the lab before a run."""
+FACTORIES: dict[str, Callable[..., Any]] = {}
+"""provider -> ``factory(model_name, **kwargs)``; set by the lab before a run."""
+
+# Model kwargs (``temperature=...``) are part of a configuration: the caches below key them in
+# call order, as ``functools.cache`` does.
 
 
-def create_model_sync(model_name: str, provider: str) -> Any:
+def create_model_sync(model_name: str, provider: str, **kwargs: Any) -> Any:
     """The blocking constructor every design wraps."""
-    return FACTORIES[provider](model_name)
+    return FACTORIES[provider](model_name, **kwargs)
 
 
-def get_model_nocache(model_name: str, provider: str) -> Any:
+def get_model_nocache(model_name: str, provider: str, **kwargs: Any) -> Any:
     """No cache: a new client per request."""
-    return create_model_sync(model_name, provider)
+    return create_model_sync(model_name, provider, **kwargs)
 
 
-_DICT_CACHE: dict[tuple[str, str], Any] = {}
+_DICT_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def get_model_dict(model_name: str, provider: str) -> Any:
+def get_model_dict(model_name: str, provider: str, **kwargs: Any) -> Any:
     """A plain dict, no lock: the simplest cache (and the floor of a hit's cost)."""
-    key = (provider, model_name)
+    key = (provider, model_name, *kwargs.items())
     try:
         return _DICT_CACHE[key]
     except KeyError:
-        model = _DICT_CACHE[key] = create_model_sync(model_name, provider)
+        model = _DICT_CACHE[key] = create_model_sync(model_name, provider, **kwargs)
         return model
 
 
 @functools.cache  # the legacy sync API
-def get_model_functools(model_name: str, provider: str) -> Any:
-    return create_model_sync(model_name, provider)
+def get_model_functools(model_name: str, provider: str, **kwargs: Any) -> Any:
+    return create_model_sync(model_name, provider, **kwargs)
 
 
-_MODEL_CACHE: dict[str, Any] = {}
+_MODEL_CACHE: dict[tuple[Any, ...], Any] = {}
 _MODEL_CACHE_LOCK = asyncio.Lock()  # module level, as in the widely copied fix
 
 
-async def get_model_async_lock(model_name: str, provider: str) -> Any:
+async def get_model_async_lock(model_name: str, provider: str, **kwargs: Any) -> Any:
     """The widely copied fix: a module-level ``asyncio.Lock`` around a blocking constructor."""
-    key = f"{provider}:{model_name}"
+    key = (provider, model_name, *kwargs.items())
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
     async with _MODEL_CACHE_LOCK:
         if key in _MODEL_CACHE:
             return _MODEL_CACHE[key]
-        model = create_model_sync(model_name, provider)  # blocking, on the loop
+        model = create_model_sync(model_name, provider, **kwargs)  # blocking, on the loop
         _MODEL_CACHE[key] = model
         return model
 
 
-async def get_model_async_lock_thread(model_name: str, provider: str) -> Any:
+async def get_model_async_lock_thread(model_name: str, provider: str, **kwargs: Any) -> Any:
     """The next step users take: the same lock, with the construction awaited in a thread."""
-    key = f"{provider}:{model_name}"
+    key = (provider, model_name, *kwargs.items())
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
     async with _MODEL_CACHE_LOCK:
         if key in _MODEL_CACHE:
             return _MODEL_CACHE[key]
-        model = await asyncio.to_thread(create_model_sync, model_name, provider)
+        model = await asyncio.to_thread(create_model_sync, model_name, provider, **kwargs)
         _MODEL_CACHE[key] = model
         return model
 

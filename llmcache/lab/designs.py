@@ -43,18 +43,19 @@ APP = "app"
 SCENARIOS = "scenarios"
 HIT_COST = "hit_cost"
 
-Constructor = Callable[[str], Any]
-"""``construct(model_name)``: the blocking build every design wraps."""
+Constructor = Callable[..., Any]
+"""``construct(model_name, **kwargs)``: the blocking build every design wraps (the model kwargs
+of the app's call; only the hit-cost experiment passes any)."""
 
 
 @dataclass(frozen=True)
 class Bound:
     """A design wired to a constructor: what an app calls."""
 
-    get: Callable[[str], Any] | None
-    """The sync API, ``get(model_name)``; None when the design is async only."""
-    aget: Callable[[str], Awaitable[Any]] | None
-    """The async API, ``await aget(model_name)``; None when the design is sync only."""
+    get: Callable[..., Any] | None
+    """The sync API, ``get(model_name, **kwargs)``; None when the design is async only."""
+    aget: Callable[..., Awaitable[Any]] | None
+    """The async API, ``await aget(model_name, **kwargs)``; None when the design is sync only."""
     startup: Callable[[str], Awaitable[Any]] | None = None
     """What the app does in its lifespan before serving (warming), if anything."""
 
@@ -96,8 +97,8 @@ def _alru_cache(construct: Constructor, provider: str) -> Bound:
     from async_lru import alru_cache  # a dev dependency: hit cost only, in the main venv
 
     @alru_cache(maxsize=None)
-    async def aget(model_name: str) -> Any:
-        return construct(model_name)
+    async def aget(model_name: str, **kwargs: Any) -> Any:
+        return construct(model_name, **kwargs)
 
     return Bound(get=None, aget=aget)
 
@@ -106,7 +107,7 @@ def _llmcache(*, warmed: bool) -> Callable[[Constructor, str], Bound]:
     def binder(construct: Constructor, provider: str) -> Bound:
         import llmcache
 
-        cache = llmcache.ModelCache({provider: lambda name, **_: construct(name)})
+        cache = llmcache.ModelCache({provider: construct})
 
         async def startup(model_name: str) -> Any:
             return await cache.awarm([(model_name, provider)])

@@ -20,7 +20,6 @@ __all__ = [
     "app_server_table",
     "app_table",
     "auth_table",
-    "fake_capacity_table",
     "format_table",
     "hit_cost_table",
     "load",
@@ -214,54 +213,19 @@ def app_server_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _rate(result: dict[str, Any]) -> float:
-    return float(result["calls"] / result["wall_seconds"])
-
-
-def fake_capacity_table(data: dict[str, Any]) -> list[Row]:
-    """Per fake: requests per second a raw client (no SDK) got from it in the same run."""
-    rows = []
-    for run in _ok_runs(data):
-        result = run["result"]
-        if result["config"].get("mode") != "capacity":
-            continue
-        rows.append(
-            {
-                "fake": result["fake"],
-                "client": result["client"],
-                "calls": result["calls"],
-                "concurrency": result["concurrency"],
-                "requests_per_s": _rate(result),
-                "p50_ms": percentile(result["latencies"], 50) * 1e3,
-                "errors": result["error_count"],
-            }
-        )
-    return rows
-
-
 def throughput_table(data: dict[str, Any]) -> list[Row]:
-    """Per SDK configuration: requests per second and latency percentiles (ms), beside the
-    capacity of the fake it talked to (a raw client's rate, :func:`fake_capacity_table`) and
-    how many times the SDK's rate that capacity is."""
-    capacity = {row["fake"]: row["requests_per_s"] for row in fake_capacity_table(data)}
+    """Per SDK configuration: requests per second and latency percentiles (ms)."""
     rows = []
     for run in _ok_runs(data):
         result = run["result"]
-        if result["config"].get("mode", "throughput") != "throughput":
-            continue
         latencies = result["latencies"]
-        rate = _rate(result)
-        ceiling = capacity.get(result.get("fake", ""))
         rows.append(
             {
                 "venv": run["labels"]["venv"],
                 "configuration": run["labels"]["label"],
-                "fake": result.get("fake"),
                 "calls": result["calls"],
                 "concurrency": result["concurrency"],
-                "requests_per_s": rate,
-                "fake_capacity_per_s": ceiling,
-                "capacity_over_sdk": ceiling / rate if ceiling else None,
+                "requests_per_s": result["calls"] / result["wall_seconds"],
                 "p50_ms": percentile(latencies, 50) * 1e3,
                 "p99_ms": percentile(latencies, 99) * 1e3,
                 "errors": result["error_count"],
@@ -271,13 +235,28 @@ def throughput_table(data: dict[str, Any]) -> list[Row]:
 
 
 def hit_cost_table(data: dict[str, Any]) -> list[Row]:
-    """ns per cache hit, median of the repeats."""
+    """ns per cache hit (median of the repeats) without and with the four model kwargs, and each
+    API's ratio to its baseline in the same case (sync: ``functools.cache``; async: the
+    asyncio.Lock design)."""
     rows = []
     for run in _ok_runs(data):
-        for design, runs in run["result"].items():
-            rows.append(
-                {"design": design, "ns_per_hit": statistics.median(runs), "repeats": len(runs)}
-            )
+        result = run["result"]
+        cases = result.get("cases", {"no kwargs": result})  # results made before the kwargs case
+        kinds, baselines = result.get("kinds", {}), result.get("baselines", {})
+        medians = {
+            case: {api: statistics.median(runs) for api, runs in apis.items()}
+            for case, apis in cases.items()
+        }
+        for api in next(iter(medians.values())):
+            baseline = baselines.get(kinds.get(api))
+            row: Row = {"design": api, "api": kinds.get(api, ""), "baseline": baseline}
+            for case, values in medians.items():
+                tag = case.replace(" ", "_")
+                ns, reference = values.get(api), values.get(baseline)
+                row[f"ns_{tag}"] = ns
+                row[f"x_baseline_{tag}"] = ns / reference if ns and reference else None
+            row["repeats"] = len(cases[next(iter(cases))][api])
+            rows.append(row)
     return rows
 
 
