@@ -4,11 +4,13 @@ rates each API against its baseline in the same case."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from llmcache.lab import baselines, hitcost, tables
+from llmcache.lab import baselines, hitcost, report, tables
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +71,21 @@ def test_the_baselines_key_each_configuration_with_its_kwargs() -> None:
         "m", "fake", **kwargs
     )
     assert built == [{}, kwargs, kwargs, {}, kwargs]
+
+
+def test_the_report_states_the_hit_costs_the_data_gives(tmp_path: Path) -> None:
+    result = hitcost.measure_hit_costs(number=50, repeat=1)
+    (tmp_path / "hit_cost.json").write_text(
+        json.dumps({"runs": [{"labels": {}, "result": result}]})
+    )
+    rows = {r["design"]: r for r in tables.hit_cost_table(tables.load(tmp_path, "hit_cost"))}
+
+    (sentence,) = report._hit_cost_sentence(tmp_path)
+    for api in ("llmcache sync", "llmcache async", "functools.cache", "asyncio.Lock"):
+        assert f"{rows[api]['ns_4_kwargs'] / 1e3:.2f} us" in sentence
+        assert f"{rows[api]['ns_no_kwargs'] / 1e3:.2f} us" in sentence
+    assert f"({rows['llmcache sync']['x_baseline_4_kwargs']:.1f}x)" in sentence
+
+    old = {"runs": [{"labels": {}, "result": {"llmcache get_model": [1000.0]}}]}
+    (tmp_path / "hit_cost.json").write_text(json.dumps(old))  # made before the kwargs case
+    assert report._hit_cost_sentence(tmp_path) == []

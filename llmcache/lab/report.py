@@ -44,6 +44,7 @@ def headline(data: Path) -> str:
         "measured.",
         "",
         *_in_short(auth, app, sdk),
+        *_hit_cost_sentence(data),
         "",
         "**First request (construction + first `ainvoke`, seconds, simulated latency 0)**",
         "",
@@ -141,6 +142,31 @@ def _in_short(
     except KeyError as missing:
         lines.append(f"- (a summary needs the measurement {missing}, absent from this run)")
     return lines
+
+
+def _hit_cost_sentence(data: Path) -> list[str]:
+    """What a hit costs with the four kwargs an app passes, and without: read from ``hit_cost``
+    (nothing when this run has no such measurement)."""
+    if not (data / "hit_cost.json").exists():
+        return []
+    rows = {r["design"]: r for r in tables.hit_cost_table(tables.load(data, "hit_cost"))}
+    try:
+        sync, aio = rows["llmcache sync"], rows["llmcache async"]
+        us = {k: (r["ns_4_kwargs"] / 1e3, r["ns_no_kwargs"] / 1e3) for k, r in rows.items()}
+        sync_base, aio_base = us[sync["baseline"]], us[aio["baseline"]]
+    except (KeyError, TypeError):  # a run made before the kwargs case
+        return []
+    return [
+        f"- A cache hit with the four kwargs an app passes (`google_api_key`, `temperature`, "
+        f"`max_retries`, `timeout`) costs {us['llmcache sync'][0]:.2f} us through `get_model` "
+        f"against {sync_base[0]:.2f} us for `{sync['baseline']}` "
+        f"({sync['x_baseline_4_kwargs']:.1f}x), and {us['llmcache async'][0]:.2f} us through "
+        f"`await get_model_async` against {aio_base[0]:.2f} us for the {aio['baseline']} design "
+        f"({aio['x_baseline_4_kwargs']:.1f}x). Without kwargs: {us['llmcache sync'][1]:.2f} us "
+        f"against {sync_base[1]:.2f} us ({sync['x_baseline_no_kwargs']:.1f}x), and "
+        f"{us['llmcache async'][1]:.2f} us against {aio_base[1]:.2f} us "
+        f"({aio['x_baseline_no_kwargs']:.1f}x)."
+    ]
 
 
 def write_report_readme(report_dir: Path) -> Path:
