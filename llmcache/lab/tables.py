@@ -186,6 +186,7 @@ def app_server_table(data: dict[str, Any]) -> list[Row]:
                 "workers": workers,
                 "design": design,
                 "runs": len(results),
+                "requests": len(requests),
                 "accept_s": _median(r["accept_seconds"] for r in results),
                 "first_response_p50_s": percentile(latencies, 50),
                 "first_response_max_s": max(latencies) if latencies else None,
