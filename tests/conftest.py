@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -52,6 +52,18 @@ def _fresh_default_cache() -> Iterator[None]:
     llmcache.clear_cache()
     yield
     llmcache.clear_cache()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll ``condition`` (usually a cache counter) until it holds; fail after ``timeout`` s.
+
+    Tests order threads by what the cache has counted, never by sleeping a guessed time.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
+        time.sleep(0.001)
 
 
 class CountingFactory:
