@@ -64,9 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if DESIGN == "llmcache-warmed":
         await llmcache.warm_async([{"model_name": MODEL, **SETTINGS}])
     yield
-    close = getattr(llmcache, "aclose_cache", None)  # until the core's close_cache lands
-    if close is not None:
-        await close()
+    await llmcache.aclose_cache()
 
 
 app = FastAPI(lifespan=lifespan)

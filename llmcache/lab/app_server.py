@@ -65,15 +65,29 @@ class Plan:
     """Which runs a profile makes (the profile gives runs, clients and auth environments)."""
 
     workers: tuple[int, ...] = (1, 2)
+    multi_worker_designs: tuple[str, ...] | None = None
+    """Designs also run with more than one worker; None: every design."""
     adc_workers: tuple[int, ...] = (1, 2)
     """Worker counts without an API key (every request waits seconds of metadata probes)."""
     adc_designs: tuple[str, ...] | None = None
     """Designs run without an API key; None: every design."""
 
+    def wants(self, design: str, workers: int, adc: bool) -> bool:
+        if workers not in (self.adc_workers if adc else self.workers):
+            return False
+        several = self.multi_worker_designs
+        if workers > 1 and several is not None and design not in several:
+            return False
+        return not (adc and self.adc_designs is not None and design not in self.adc_designs)
+
 
 PLANS = {
-    "quick": Plan(adc_workers=(1,), adc_designs=("no-cache", "llmcache-warmed")),
-    "full": Plan(),
+    "quick": Plan(
+        multi_worker_designs=("llmcache-warmed",),
+        adc_workers=(1,),
+        adc_designs=("no-cache", "llmcache-warmed"),
+    ),
+    "full": Plan(adc_workers=(1,)),
 }
 
 
@@ -89,9 +103,9 @@ def tasks(profile: Profile) -> list[Task]:
             adc = auth_env != "api-key"
             if adc and run > 0:
                 continue  # seconds of metadata probes per request: one run shows it
-            for workers in plan.adc_workers if adc else plan.workers:
+            for workers in sorted({*plan.workers, *plan.adc_workers}):
                 for design in designs.names(designs.APP):
-                    if adc and plan.adc_designs is not None and design not in plan.adc_designs:
+                    if not plan.wants(design, workers, adc):
                         continue
                     config = {
                         "design": design,
@@ -176,6 +190,10 @@ def lab_app() -> Any:
             report["serving_worst_gap"] = beat.worst
             report["constructions"] = constructions()
         await beat.stop()
+        if os.environ.get("LLMCACHE_NETGUARD") == "1":
+            from . import netguard
+
+            report["netguard_violations"] = netguard.take_violations()
         print(REPORT_MARK + json.dumps(report), flush=True)
 
     app.router.lifespan_context = lifespan
@@ -345,14 +363,14 @@ def serve_and_measure(config: dict[str, Any]) -> dict[str, Any]:
             if "serving_since" in report:
                 report["serving_since"] -= launched
         result["workers"] = sorted(reports, key=lambda r: r["serving_since"])
-        result["server_errors"] = _error_lines(err.read_text())
+        result["server_log"] = _log_lines(err.read_text())
     if len(reports) != workers:
-        raise ProbeError(f"{len(reports)} of {workers} worker reports: {result['server_errors']}")
+        raise ProbeError(f"{len(reports)} of {workers} worker reports: {result['server_log']}")
     return result
 
 
-def _error_lines(stderr: str) -> list[str]:
-    """The distinct exception lines uvicorn logged (tracebacks cut to their last line)."""
+def _log_lines(stderr: str) -> list[str]:
+    """The distinct lines the server logged (warnings, errors; a traceback by its last line)."""
     found: list[str] = []
     for line in stderr.splitlines():
         if line and not line.startswith((" ", "Traceback", "INFO", "The above")) and ":" in line:
@@ -398,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(json.dumps({"fatal": describe(exc), "traceback": traceback.format_exc()}))
         return 1
+    if os.environ.get("LLMCACHE_NETGUARD") == "1":
+        from . import netguard
+
+        result["netguard_violations"] = netguard.take_violations()
     print(json.dumps(result))
     return 0
 
