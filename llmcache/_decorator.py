@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from ._cache import CacheStats, ModelCache
+from ._cache import CacheStats, ModelCache, ModelSpec
+from ._providers import Provider
 
 __all__ = ["BoundCached", "Cached", "cached"]
 
@@ -30,6 +31,9 @@ P = ParamSpec("P")
 Q = ParamSpec("Q")
 R = TypeVar("R")
 S = TypeVar("S")
+
+# Names of ModelCache.get's own parameters: a function's parameters of these names are renamed.
+_RESERVED = frozenset({"self", "model_name", "provider"})
 
 CallSpec = Any
 """One call for ``warm``: a tuple of positional arguments, a mapping of keyword arguments, or
@@ -49,6 +53,10 @@ class Cached(Generic[P, R]):
         ttl: float | None = None,
         build_timeout: float | None = None,
         slow_threshold: float = 2.0,
+        per_loop: bool = False,
+        prepare: Callable[[Any], None] | None = None,
+        close: Callable[[Any], None] | None = None,
+        aclose: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise TypeError(
@@ -59,6 +67,9 @@ class Cached(Generic[P, R]):
             raise TypeError(f"@cached needs a callable, got {type(func).__name__}")
         functools.update_wrapper(self, func)
         self._signature = inspect.signature(func)
+        self._fast = _FastBinder.of(self._signature)
+        first = next(iter(self._signature.parameters), None)
+        self._first = None if first is None else _key(first)  # its value labels the build
         self._label = getattr(func, "__qualname__", None) or repr(func)
         self._provider = f"{getattr(func, '__module__', None) or '?'}.{self._label}"
         options: dict[str, Any] = {
@@ -70,8 +81,9 @@ class Cached(Generic[P, R]):
             )
             if value is not None
         }
+        provider = Provider(self._build, per_loop, prepare, close, aclose)
         self.cache = ModelCache(
-            {self._provider: self._build}, slow_threshold=slow_threshold, **options
+            {self._provider: provider}, slow_threshold=slow_threshold, **options
         )
         """The function's own cache (its only provider runs the function)."""
 
@@ -83,12 +95,12 @@ class Cached(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The shared result for these arguments; blocks while it is built."""
         name, arguments = self._bind(args, kwargs)
-        return cast(R, self.cache.get(name, self._provider, arguments=arguments))
+        return cast(R, self.cache.get(name, self._provider, **arguments))
 
     async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The same store, awaited without blocking the event loop."""
         name, arguments = self._bind(args, kwargs)
-        return cast(R, await self.cache.aget(name, self._provider, arguments=arguments))
+        return cast(R, await self.cache.aget(name, self._provider, **arguments))
 
     def warm(self, calls: Iterable[CallSpec]) -> list[R]:
         """Build the results of several calls concurrently; return them in order.
@@ -113,11 +125,11 @@ class Cached(Generic[P, R]):
         return self.cache.stats()
 
     def close(self) -> None:
-        """Close the cache and the models it holds (see :meth:`ModelCache.close`)."""
+        """Drop every result, passing each to the ``close`` hook if one was given."""
         self.cache.close()
 
     async def aclose(self) -> None:
-        """Like :meth:`close`, from async code."""
+        """Like :meth:`close`, awaited, with the ``aclose`` hook (else ``close``)."""
         await self.cache.aclose()
 
     # -- methods ----------------------------------------------------------------------------
@@ -135,16 +147,22 @@ class Cached(Generic[P, R]):
 
     # -- internals --------------------------------------------------------------------------
 
-    def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, Any]:
-        """``(label, arguments)``: the label names the build in logs; arguments are the key."""
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = bound.arguments
-        first = next(iter(arguments.values()), None)
-        name = first if isinstance(first, str) and first.strip() else self._label
-        return name, arguments
+    def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``(label, arguments)``: the label names the build in logs; arguments are the key.
 
-    def _specs(self, calls: Iterable[CallSpec]) -> list[dict[str, Any]]:
+        Arguments go to the cache as its kwargs (flat, so a hit of plain values takes the
+        cache's fast path), the names its own parameters use renamed with a leading ``@``.
+        """
+        arguments = self._fast.bind(args, kwargs) if self._fast is not None else None
+        if arguments is None:  # *args/**kwargs, or a call to reject with Python's own error
+            bound = self._signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = {_key(name): value for name, value in bound.arguments.items()}
+        value = arguments.get(self._first) if self._first is not None else None
+        label = value if type(value) is str and value.strip() else self._label
+        return label, arguments
+
+    def _specs(self, calls: Iterable[CallSpec]) -> list[ModelSpec]:
         if isinstance(calls, str | Mapping):
             raise TypeError("calls must be an iterable of calls, e.g. a list: f.warm([('x',)])")
         specs = []
@@ -156,13 +174,59 @@ class Cached(Generic[P, R]):
             else:
                 args, kwargs = (call,), {}
             name, arguments = self._bind(args, kwargs)
-            specs.append({"model_name": name, "provider": self._provider, "arguments": arguments})
+            specs.append(ModelSpec(name, self._provider, arguments))
         return specs
 
-    def _build(self, model_name: str, *, arguments: Mapping[str, Any]) -> R:
+    def _build(self, model_name: str, **arguments: Any) -> R:
         """The private provider: call the function with the arguments it was asked with."""
-        bound = inspect.BoundArguments(self._signature, dict(arguments))
+        named = {name.removeprefix("@"): value for name, value in arguments.items()}
+        bound = inspect.BoundArguments(self._signature, named)
         return self.__wrapped__(*bound.args, **bound.kwargs)
+
+
+def _key(name: str) -> str:
+    """A parameter's name as the cache's kwarg: ``@`` before the names ``get`` uses itself."""
+    return f"@{name}" if name in _RESERVED else name
+
+
+class _FastBinder:
+    """``Signature.bind`` plus ``apply_defaults`` for plain signatures, several times faster.
+
+    ``bind`` returns None for any call it is unsure of (an unknown or repeated name, a missing
+    argument), and the caller then lets ``Signature.bind`` raise Python's own error.
+    """
+
+    __slots__ = ("count", "defaults", "keys", "positional")
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        params = list(signature.parameters.values())
+        self.positional = tuple(_key(p.name) for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
+        self.keys = {p.name: _key(p.name) for p in params}
+        self.defaults = {_key(p.name): p.default for p in params if p.default is not p.empty}
+        self.count = len(params)
+
+    @classmethod
+    def of(cls, signature: inspect.Signature) -> _FastBinder | None:
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        if all(p.kind in plain for p in signature.parameters.values()):
+            return cls(signature)
+        return None
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+        if len(args) > len(self.positional):
+            return None
+        arguments = dict(zip(self.positional, args, strict=False))
+        for name, value in kwargs.items():
+            key = self.keys.get(name)
+            if key is None or key in arguments:
+                return None
+            arguments[key] = value
+        if len(arguments) < self.count:
+            for key, default in self.defaults.items():
+                arguments.setdefault(key, default)
+            if len(arguments) < self.count:
+                return None
+        return arguments
 
 
 class BoundCached(Generic[P, R]):
@@ -238,6 +302,10 @@ def cached(
     ttl: float | None = None,
     build_timeout: float | None = None,
     slow_threshold: float = 2.0,
+    per_loop: bool = False,
+    prepare: Callable[[Any], None] | None = None,
+    close: Callable[[Any], None] | None = None,
+    aclose: Callable[[Any], Awaitable[None]] | None = None,
 ) -> Callable[[Callable[P, R]], Cached[P, R]]: ...
 def cached(
     func: Callable[P, R] | None = None,
@@ -247,13 +315,19 @@ def cached(
     ttl: float | None = None,
     build_timeout: float | None = None,
     slow_threshold: float = 2.0,
+    per_loop: bool = False,
+    prepare: Callable[[Any], None] | None = None,
+    close: Callable[[Any], None] | None = None,
+    aclose: Callable[[Any], Awaitable[None]] | None = None,
 ) -> Cached[P, R] | Callable[[Callable[P, R]], Cached[P, R]]:
     """Share what a synchronous model factory returns, per argument set, like ``functools.cache``.
 
-    ``@cached`` or ``@cached(maxsize=..., ttl=..., build_timeout=..., slow_threshold=...)``
-    (the :class:`ModelCache` options). ``f(...)`` returns the shared result, ``await
-    f.aget(...)`` awaits it without blocking the loop; also ``f.warm``/``f.awarm``,
-    ``f.cache_clear()``, ``f.cache_info()``, ``f.close()``/``await f.aclose()``.
+    ``@cached``, or ``@cached(...)`` with :class:`ModelCache`'s options (``maxsize``, ``ttl``,
+    ``build_timeout``, ``slow_threshold``) and a provider's hooks (``per_loop``, ``prepare``,
+    ``close``, ``aclose``: see :meth:`ModelCache.register_provider`). ``f(...)`` returns the
+    shared result, ``await f.aget(...)`` awaits it without blocking the loop; also
+    ``f.warm``/``f.awarm``, ``f.cache_clear()``, ``f.cache_info()``,
+    ``f.close()``/``await f.aclose()``.
     """
 
     def decorate(f: Callable[P, R]) -> Cached[P, R]:
@@ -263,6 +337,10 @@ def cached(
             ttl=ttl,
             build_timeout=build_timeout,
             slow_threshold=slow_threshold,
+            per_loop=per_loop,
+            prepare=prepare,
+            close=close,
+            aclose=aclose,
         )
 
     return decorate if func is None else decorate(func)

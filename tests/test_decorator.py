@@ -239,3 +239,90 @@ def test_bound_method_warm_fills_in_self() -> None:
     assert client.model("b", 0.5) is built[1]
     assert client.builds == 3
     client.model.cache_clear()
+
+
+def test_close_hands_each_model_to_the_close_hook_and_later_calls_build_anew() -> None:
+    closed: list[FakeModel] = []
+
+    @llmcache.cached(close=closed.append)
+    def make(model_name: str) -> FakeModel:
+        return FakeModel(model_name, {})
+
+    first, second = make("a"), make("b")
+    make.close()
+
+    assert sorted(m.model_name for m in closed) == ["a", "b"]
+    assert closed[0] in (first, second)
+    assert make.cache_info().size == 0
+    assert make("a") is not first
+
+
+async def test_aclose_awaits_the_aclose_hook() -> None:
+    closed: list[str] = []
+
+    async def aclose(model: FakeModel) -> None:
+        await asyncio.sleep(0)
+        closed.append(model.model_name)
+
+    @llmcache.cached(aclose=aclose)
+    def make(model_name: str) -> FakeModel:
+        return FakeModel(model_name, {})
+
+    await make.aget("a")
+    await make.aclose()
+
+    assert closed == ["a"]
+    assert make.cache_info().size == 0
+
+
+def test_maxsize_bounds_the_functions_cache() -> None:
+    factory = CountingFactory()
+    make = llmcache.cached(maxsize=2)(factory)
+
+    first = make("a")
+    make("b")
+    make("c")  # evicts "a", the least recently used
+
+    assert make.cache_info().size == 2
+    assert make("a") is not first
+    assert factory.calls == 4
+
+
+def test_var_positional_and_var_keyword_arguments_are_part_of_the_key() -> None:
+    factory = CountingFactory()
+
+    @llmcache.cached
+    def make(model_name: str, *tags: str, **options: object) -> object:
+        return factory(model_name, tags=tags, **options)
+
+    first = make("m", "a", "b", retries=2)
+    assert make("m", "a", "b", retries=2) is first
+    assert make("m", "a", retries=2) is not first
+    assert make("m", "a", "b", retries=3) is not first
+    assert factory.calls == 3
+
+
+def test_wrong_calls_raise_pythons_own_errors() -> None:
+    @llmcache.cached
+    def make(model_name: str, provider: str = "google", *, temperature: float = 0.0) -> object:
+        return object()
+
+    with pytest.raises(TypeError, match="multiple values"):
+        make("m", model_name="m")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        make("m", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="positional"):
+        make("m", "google", 0.5)  # type: ignore[call-arg]
+    assert make.cache_info().constructions == 0
+
+
+def test_parameters_named_like_the_caches_own_still_reach_the_factory() -> None:
+    seen: list[tuple[str, str]] = []
+
+    @llmcache.cached
+    def make(model_name: str, provider: str) -> object:
+        seen.append((model_name, provider))
+        return object()
+
+    assert make("m", "openai") is make(provider="openai", model_name="m")
+    assert seen == [("m", "openai")]
