@@ -23,6 +23,7 @@ def test_uvicorn_serves_the_warmed_example_app_and_each_worker_reports_its_loop_
     # warmed in the lifespan: one build before the port opened, none for the requests
     assert worker["startup_constructions"] == 1 and worker["constructions"] == 1
     assert worker.get("netguard_violations", []) == []
+    assert result.get("netguard_violations", []) == []
 
     data = {
         "runs": [{"labels": {"auth_env": "api-key", "workers": 1, "design": "x"}, "result": result}]

@@ -14,7 +14,8 @@ from the start of its lifespan, and at shutdown one log line (:data:`REPORT_MARK
 its loop's worst gap during start-up and while serving, and its constructions before and after
 it began serving (``GET /lab/worker`` gives the same report live).
 
-    python -m llmcache.lab.app_server CONFIG_JSON   # one run, inside the namespace; prints JSON
+A run is a fresh-process probe (:mod:`llmcache.lab.process_probe`, mode ``app_server``) in this
+interpreter: :func:`run_isolated`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import REPO_ROOT
-from .isolation import guarded_env, isolated
 from .measure import Heartbeat, describe
-from .probe_runner import ProbeError
+from .probe_runner import ProbeError, run_probe
 
 if TYPE_CHECKING:
     from .experiments import Profile, Task
@@ -52,7 +51,7 @@ __all__ = [
     "Plan",
     "lab_app",
     "run_isolated",
-    "serve_and_measure",
+    "serve_app",
     "tasks",
 ]
 
@@ -303,9 +302,7 @@ async def _clients(
 def _app_env(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, str]:
     from .process_probe import FAKE_GOOGLE_KEY, MODEL
 
-    env = dict(os.environ)
-    env.update(servers.get("metadata_env", {}))
-    env.update({k: str(v) for k, v in config.get("env", {}).items()})
+    env = dict(os.environ)  # the probe's: metadata server and the auth environment's variables
     env.update(
         LLMCACHE_APP_DESIGN=config["design"],
         GEMINI_MODEL=MODEL["google"],
@@ -319,17 +316,13 @@ def _app_env(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def serve_and_measure(config: dict[str, Any]) -> dict[str, Any]:
-    """One run: fakes up, uvicorn launched, ``clients`` first requests, workers' reports."""
-    from .process_probe import lab_servers, versions
-
+def serve_app(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """One run, in the probe's process (mode ``app_server``; the fakes are up): uvicorn
+    launched, ``clients`` first requests, the workers' reports."""
     workers, clients = int(config.get("workers", 1)), int(config.get("clients", 3))
     timeout = float(config.get("timeout", 60 + 15 * clients))  # ADC: ~12 s a request, in turn
-    result: dict[str, Any] = {"config": config, "versions": versions(), "python": sys.version}
-    result["isolation"] = "netns" if os.environ.get("LLMCACHE_PRIVATE_NETNS") == "1" else "guard"
-    fakes = {"sdk": "google", **{k: v for k, v in config.items() if k != "env"}}
-    with lab_servers(fakes) as servers, tempfile.TemporaryDirectory() as tmp:
-        result["simulated_model_latency"] = servers["simulated_model_latency"]
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         argv = [sys.executable, "-m", "uvicorn", "--factory", "llmcache.lab.app_server:lab_app"]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -381,48 +374,9 @@ def _log_lines(stderr: str) -> list[str]:
 
 
 def run_isolated(config: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
-    """:func:`serve_and_measure` in a fresh process in a private network namespace."""
+    """One run in a fresh probe process, in a private network namespace: this interpreter (the
+    main venv's 4.x, where uvicorn and FastAPI are), mode ``app_server``."""
     if timeout is None:
         timeout = 120 + 15 * int(config.get("clients", 3))
-    env = guarded_env()
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    argv = isolated([sys.executable, "-m", "llmcache.lab.app_server", json.dumps(config)])
-    try:
-        done = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeError(f"app server run timed out after {timeout:g} s: {config}") from exc
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise ProbeError(f"no JSON (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if "fatal" in result:
-        raise ProbeError(f"app server run failed: {result['fatal']}\n{result.get('traceback')}")
-    return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if os.environ.get("LLMCACHE_NETGUARD") == "1":
-        from . import netguard
-
-        netguard.install()
-    try:
-        result = serve_and_measure(json.loads(args[0]))
-    except Exception as exc:
-        print(json.dumps({"fatal": describe(exc), "traceback": traceback.format_exc()}))
-        return 1
-    if os.environ.get("LLMCACHE_NETGUARD") == "1":
-        from . import netguard
-
-        result["netguard_violations"] = netguard.take_violations()
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    probe = {"sdk": "google", "mode": "app_server", **config}
+    return run_probe(sys.executable, probe, timeout=timeout)

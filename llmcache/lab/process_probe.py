@@ -17,8 +17,9 @@ it. Config keys:
   ``"auth"`` (import, then the first construction and two ``ainvoke`` in one loop),
   ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design),
   ``"throughput"`` (``calls``, ``concurrency``), ``"capacity"`` (the same with a raw client
-  instead of the SDK: :mod:`llmcache.lab.fake_capacity`) or ``"loops"`` (``rounds``: see
-  :mod:`llmcache.lab.loops`)
+  instead of the SDK: :mod:`llmcache.lab.fake_capacity`), ``"loops"`` (``rounds``: see
+  :mod:`llmcache.lab.loops`) or ``"app_server"`` (``design``, ``workers``, ``clients``: the
+  example app under uvicorn, see :mod:`llmcache.lab.app_server`)
 """
 
 from __future__ import annotations
@@ -365,10 +366,18 @@ def probe_first_call(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
     return probe_first_call(config, servers)
 
 
+def probe_app_server(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """The example app under uvicorn, timed by HTTP clients (:mod:`llmcache.lab.app_server`)."""
+    from .app_server import serve_app
+
+    return serve_app(config, servers)
+
+
 MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "sdk": probe_sdk,
     "auth": probe_auth,
     "app": probe_app,
+    "app_server": probe_app_server,
     "throughput": probe_throughput,
     "first_call": probe_first_call,
     "capacity": probe_capacity,
