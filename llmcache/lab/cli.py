@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "--app-auth",
         nargs="+",
         metavar="ENV",
-        help=f"auth environments of the app and app_server experiments: {', '.join(experiments.AUTH_ENVS)}",
+        help="auth environments of the app and app_server experiments: "
+        + ", ".join(experiments.AUTH_ENVS),
     )
     commands.add_parser("venvs", help="build the SDK matrix venvs (uv) and list them")
     summary_cmd = commands.add_parser("summary", help="print the tables of a results folder")
