@@ -326,3 +326,24 @@ def test_parameters_named_like_the_caches_own_still_reach_the_factory() -> None:
 
     assert make("m", "openai") is make(provider="openai", model_name="m")
     assert seen == [("m", "openai")]
+
+
+class Factories:
+    @staticmethod
+    @llmcache.cached
+    def plain(model_name: str) -> FakeModel:
+        return FakeModel(model_name, {})
+
+    @classmethod
+    @llmcache.cached
+    def per_class(cls, model_name: str) -> FakeModel:
+        return FakeModel(model_name, {"cls": cls.__name__})
+
+
+def test_below_staticmethod_and_classmethod() -> None:
+    assert Factories.plain("m") is Factories().plain("m")
+    model = Factories.per_class("m")
+    assert model is Factories().per_class("m")
+    assert model.kwargs == {"cls": "Factories"}
+    Factories.plain.cache_clear()
+    Factories.per_class.cache_clear()
