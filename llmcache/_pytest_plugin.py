@@ -4,8 +4,10 @@ Fixtures:
 
 - ``llmcache_cache``: a fresh :class:`ModelCache` installed as ``llmcache.default_cache`` for
   one test, so ``get_model``/``get_model_async``/``init_chat_model`` in the code under test use
-  it; the previous default comes back after the test, and the test's cache is closed. Models
-  made in one test's event loop (pytest-asyncio gives each test its own) never reach another.
+  it; the previous default comes back after the test, and the test's cache is closed. It starts
+  with the previous default's providers and settings (what the app registered at import) and
+  none of its models: models made in one test's event loop (pytest-asyncio gives each test its
+  own) never reach another.
 - ``llmcache_fake_provider``: ``llmcache_fake_provider("google", responses=["Paris"])``
   registers a fake provider in that cache (LangChain's ``FakeListChatModel`` answering the
   responses in turn, or ``factory=`` of your own) and returns a :class:`FakeProvider` that
@@ -69,13 +71,27 @@ class FakeProvider:
 def llmcache_cache() -> Iterator[ModelCache]:
     """A fresh default cache for this test; the previous one is restored after it."""
     previous = llmcache.default_cache
-    cache = ModelCache()
+    cache = _empty_copy(previous)
     llmcache.default_cache = cache
     try:
         yield cache
     finally:
         llmcache.default_cache = previous
         cache.close()
+
+
+def _empty_copy(cache: ModelCache) -> ModelCache:
+    """A cache with ``cache``'s providers and settings and none of its models or counters."""
+    with cache._lock:
+        providers = dict(cache._providers)
+    return ModelCache(
+        providers,
+        slow_threshold=cache.slow_threshold,
+        maxsize=cache.maxsize,
+        ttl=cache.ttl,
+        build_timeout=cache.build_timeout,
+        warn_above=cache.warn_above,
+    )
 
 
 @pytest.fixture

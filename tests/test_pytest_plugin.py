@@ -31,6 +31,17 @@ import llmcache
 from app import answer
 
 SEEN = {}
+BUILT = []
+llmcache.register_provider("registered-at-import", lambda name, **kw: BUILT.append(name) or name)
+llmcache.default_cache.configure(slow_threshold=7.0)
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_providers_and_settings_carry_over_models_do_not(llmcache_cache, run):
+    assert llmcache.get_model("m", provider="registered-at-import") == "m"
+    assert llmcache.get_model("m", provider="registered-at-import") == "m"
+    assert BUILT == ["m"] * run  # one build per test
+    assert llmcache_cache.slow_threshold == 7.0
 
 
 @pytest.mark.asyncio
@@ -80,15 +91,22 @@ def test_the_plugin_is_registered_through_a_pytest11_entry_point() -> None:
 def test_each_test_gets_its_own_cache_and_the_default_is_restored(
     pytester: pytest.Pytester,
 ) -> None:
-    original = llmcache.default_cache
     pytester.makeini(INI)
     pytester.makepyfile(app=APP, test_app=TESTS)
+    original = llmcache.default_cache
+    # The inner session runs in this process: its import-time registration goes to a scratch
+    # default, which its fixtures must put back.
+    scratch = llmcache.default_cache = llmcache.ModelCache()
+    try:
+        # No -p option: the fixtures come from the installed entry point.
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        restored = llmcache.default_cache
+    finally:
+        llmcache.default_cache = original
 
-    # No -p option: the fixtures come from the installed entry point.
-    result = pytester.runpytest("-p", "no:cacheprovider")
-
-    result.assert_outcomes(passed=4)
-    assert llmcache.default_cache is original
+    result.assert_outcomes(passed=6)
+    assert restored is scratch
+    assert "registered-at-import" in scratch.providers
 
 
 def test_responses_must_be_a_list_not_one_string(pytester: pytest.Pytester) -> None:
