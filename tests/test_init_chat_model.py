@@ -13,6 +13,9 @@ from llmcache import _langchain
 from llmcache._langchain import parse_model, split_model
 from llmcache.lab.servers import GeminiRestServer, OpenAIServer
 
+# LangChain providers register themselves on first use: keep them out of the process default.
+pytestmark = pytest.mark.usefixtures("llmcache_cache")
+
 
 async def test_openai_provider_colon_model_string_builds_once_and_answers() -> None:
     with OpenAIServer() as server:
@@ -147,3 +150,10 @@ def test_every_langchain_provider_names_a_package() -> None:
         assert spec.package.startswith("langchain-"), name
         assert _langchain.langchain_factory(name) is not None
     assert _langchain.langchain_factory("nope") is None
+
+
+def test_a_langchain_provider_is_registered_in_the_cache_that_used_it() -> None:
+    assert "groq" not in llmcache.default_cache.providers
+    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-groq"):
+        llmcache.get_model("groq:llama-3.3-70b")
+    assert "groq" in llmcache.default_cache.providers
