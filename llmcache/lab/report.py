@@ -43,7 +43,7 @@ def headline(data: Path) -> str:
         "loopback fakes; their answer delay is a **simulated model latency**; everything else is "
         "measured.",
         "",
-        *_in_short(auth, app, sdk),
+        *_in_short(auth, app, sdk, meta["profile_settings"]["app_concurrency"]),
         *_hit_cost_sentence(data),
         "",
         "**First request (construction + first `ainvoke`, seconds, simulated latency 0)**",
@@ -102,6 +102,7 @@ def _in_short(
     auth: dict[tuple[str, str], Any],
     app: dict[tuple[str, str, str], Any],
     sdk: dict[str, Any],
+    concurrency: int,
 ) -> list[str]:
     """The findings as sentences, every number read from the tables."""
     lines = ["In short:", ""]
@@ -131,6 +132,17 @@ def _in_short(
                 f"failing 3.x construction for every request ({cached['constructions']:.0f} "
                 f"builds, loop frozen {cached['loop_worst_gap_s']:.1f} s); llmcache builds once, "
                 f"off the loop (loop gap {ours['loop_worst_gap_s'] * 1e3:.0f} ms)."
+            )
+        shared = app.get(("lcgg-4.x", "adc-refuse", "llmcache"))
+        separate = app.get(("lcgg-4.x", "adc-refuse", "no-cache"))
+        if shared and separate:
+            lines.append(
+                f"- The one case where a shared client is slower: 4.x without credentials, "
+                f"{concurrency} concurrent first requests through one shared client (llmcache, "
+                f"or any cache) wait for each other's ADC lookups: the slowest takes "
+                f"{shared['first_request_max_s']:.1f} s against "
+                f"{separate['first_request_max_s']:.1f} s with no cache (a client per request). "
+                "All of them fail either way: give the SDK credentials."
             )
         lines.append(
             f"- Building a 4.x model costs {sdk['lcgg-4.x']['construct_1_ms']:.0f} ms "

@@ -20,6 +20,7 @@ __all__ = [
     "app_server_table",
     "app_table",
     "auth_table",
+    "fake_capacity_table",
     "format_table",
     "hit_cost_table",
     "load",
@@ -118,7 +119,8 @@ def sdk_table(data: dict[str, Any]) -> list[Row]:
 
 
 def auth_table(data: dict[str, Any]) -> list[Row]:
-    """Per SDK and auth environment: the first request's construction and calls (seconds)."""
+    """Per SDK and auth environment: the first request's import, construction and calls
+    (seconds), all measured in one fresh process per run."""
     rows = []
     for (venv, auth_env), results in _grouped(data, "venv", "auth_env").items():
         construct = _median(_get(r, "construct_1", "seconds") for r in results)
@@ -128,6 +130,7 @@ def auth_table(data: dict[str, Any]) -> list[Row]:
                 "venv": venv,
                 "auth_env": auth_env,
                 "runs": len(results),
+                "import_s": _median(_get(r, "import", "seconds") for r in results),
                 "construct_s": construct,
                 "ainvoke_1_s": first,
                 "ainvoke_2_s": _median(_get(r, "ainvoke_2", "seconds") for r in results),
@@ -214,19 +217,54 @@ def app_server_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def throughput_table(data: dict[str, Any]) -> list[Row]:
-    """Per SDK configuration: requests per second and latency percentiles (ms)."""
+def _rate(result: dict[str, Any]) -> float:
+    return float(result["calls"] / result["wall_seconds"])
+
+
+def fake_capacity_table(data: dict[str, Any]) -> list[Row]:
+    """Per fake: requests per second a raw client (no SDK) got from it in the same run."""
     rows = []
     for run in _ok_runs(data):
         result = run["result"]
+        if result["config"].get("mode") != "capacity":
+            continue
+        rows.append(
+            {
+                "fake": result["fake"],
+                "client": result["client"],
+                "calls": result["calls"],
+                "concurrency": result["concurrency"],
+                "requests_per_s": _rate(result),
+                "p50_ms": percentile(result["latencies"], 50) * 1e3,
+                "errors": result["error_count"],
+            }
+        )
+    return rows
+
+
+def throughput_table(data: dict[str, Any]) -> list[Row]:
+    """Per SDK configuration: requests per second and latency percentiles (ms), beside the
+    capacity of the fake it talked to (a raw client's rate, :func:`fake_capacity_table`) and
+    how many times the SDK's rate that capacity is."""
+    capacity = {row["fake"]: row["requests_per_s"] for row in fake_capacity_table(data)}
+    rows = []
+    for run in _ok_runs(data):
+        result = run["result"]
+        if result["config"].get("mode", "throughput") != "throughput":
+            continue
         latencies = result["latencies"]
+        rate = _rate(result)
+        ceiling = capacity.get(result.get("fake", ""))
         rows.append(
             {
                 "venv": run["labels"]["venv"],
                 "configuration": run["labels"]["label"],
+                "fake": result.get("fake"),
                 "calls": result["calls"],
                 "concurrency": result["concurrency"],
-                "requests_per_s": result["calls"] / result["wall_seconds"],
+                "requests_per_s": rate,
+                "fake_capacity_per_s": ceiling,
+                "capacity_over_sdk": ceiling / rate if ceiling else None,
                 "p50_ms": percentile(latencies, 50) * 1e3,
                 "p99_ms": percentile(latencies, 99) * 1e3,
                 "errors": result["error_count"],
