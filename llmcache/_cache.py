@@ -221,6 +221,8 @@ class ModelCache:
         self._models: OrderedDict[Any, _Entry] = OrderedDict()  # built models, oldest first
         # Raw call arguments, typed (True, 1 and 1.0 differ) -> entry, keyed in C.
         self._memo = functools.lru_cache(maxsize=None, typed=True)(self._fill_memo)
+        # Calls without kwargs: model_name and provider can only be str/None, so untyped.
+        self._memo_no_kwargs = functools.lru_cache(maxsize=None)(self._fill_memo)
         self._loop_keys: set[Any] = set()  # store keys bound to an event loop
         self._waiting: dict[int, list[_Flight]] = {}  # thread ident -> flights it waits on
         self._in_flight = 0
@@ -278,7 +280,7 @@ class ModelCache:
                 self.build_timeout = build_timeout
             if warn_above is not _UNCHANGED:
                 self.warn_above = warn_above
-            self._memo.cache_clear()  # memoised hits assume no maxsize/ttl bookkeeping
+            self._clear_memo()  # memoised hits assume no maxsize/ttl bookkeeping
 
     def _reset_counters(self) -> None:
         self._hit_counter = itertools.count()
@@ -353,7 +355,7 @@ class ModelCache:
             entry = (
                 self._memo(model_name, provider, **kwargs)
                 if kwargs
-                else self._memo(model_name, provider)
+                else self._memo_no_kwargs(model_name, provider)
             )
         except _Unmemoized as miss:
             flight, model = miss.args
@@ -385,7 +387,7 @@ class ModelCache:
             entry = (
                 self._memo(model_name, provider, **kwargs)
                 if kwargs
-                else self._memo(model_name, provider)
+                else self._memo_no_kwargs(model_name, provider)
             )
         except _Unmemoized as miss:
             flight, model = miss.args
@@ -443,7 +445,7 @@ class ModelCache:
         with self._lock:
             for skey in list(self._models):
                 self._drop(skey, evicted=False)
-            self._memo.cache_clear()
+            self._clear_memo()
             self._epoch += 1
             self._warned = False
             self._reset_counters()
@@ -501,13 +503,17 @@ class ModelCache:
 
     # -- internals: joining a flight ---------------------------------------------------------
 
+    def _clear_memo(self) -> None:
+        self._memo.cache_clear()
+        self._memo_no_kwargs.cache_clear()
+
     def _fill_memo(self, model_name: Any, provider: Any = None, **kwargs: Any) -> _Entry:
         """Called by the memo on a raw-argument miss: the entry to remember for these raw
         arguments, or :class:`_Unmemoized` carrying what :meth:`_join` found."""
         flight, found = self._join(model_name, provider, kwargs, for_memo=True)
         if isinstance(found, _Entry):
             if self._memo.cache_info().currsize >= _MEMO_LIMIT:
-                self._memo.cache_clear()
+                self._clear_memo()
             return found
         raise _Unmemoized(flight, found)
 
@@ -712,7 +718,7 @@ class ModelCache:
         self._loop_keys.discard(skey)
         if entry is not None:
             entry.memoizable = False
-            self._memo.cache_clear()
+            self._clear_memo()
             if evicted:
                 self._evictions += 1
 
@@ -731,7 +737,7 @@ class ModelCache:
             entries = list(self._models.values())
             for skey in list(self._models):
                 self._drop(skey, evicted=False)
-            self._memo.cache_clear()
+            self._clear_memo()
         return entries
 
     def _reset_after_fork(self) -> None:
@@ -741,7 +747,7 @@ class ModelCache:
             entry.memoizable = False
         self._models = OrderedDict()
         self._flights = {}
-        self._memo.cache_clear()
+        self._clear_memo()
         self._loop_keys = set()
         self._waiting = {}
         self._in_flight = 0
