@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from llmcache.lab import experiments
 
@@ -80,3 +86,46 @@ def test_unknown_app_auth_environment_is_a_usage_error(tmp_path: Path) -> None:
     done = _lab("run", "--only", "app", "--app-auth", "adc-teapot", "--out", str(tmp_path))
     assert done.returncode == 2
     assert "unknown auth environment" in done.stderr
+
+
+def test_waiting_measurements_overlap_and_the_rest_run_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcache.lab import cli
+
+    together = threading.Barrier(2, timeout=30)
+    running: list[str] = []
+    alone: list[list[str]] = []
+
+    def waiting(name: str) -> Callable[[], str]:
+        def bench() -> str:
+            running.append(name)
+            together.wait()  # both waiting tasks are in flight at once, or this breaks
+            running.remove(name)
+            return name
+
+        return bench
+
+    def cpu() -> str:
+        alone.append(list(running))
+        return "cpu"
+
+    def tasks(profile: experiments.Profile) -> list[experiments.Task]:
+        return [
+            experiments.Task("x", {"n": "cpu"}, bench=cpu),
+            experiments.Task("x", {"n": "a"}, bench=waiting("a"), waits=True),
+            experiments.Task("x", {"n": "b"}, bench=waiting("b"), waits=True),
+        ]
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "x", tasks)
+    quick = dataclasses.replace(experiments.PROFILES["quick"], parallel_waits=2)
+    monkeypatch.setitem(experiments.PROFILES, "quick", quick)
+    log = io.StringIO()
+
+    assert cli.run("quick", ["x"], tmp_path, log=log, show_summary=False) == 0
+
+    runs = json.loads((tmp_path / "x.json").read_text())["runs"]
+    assert [r["result"] for r in runs] == ["cpu", "a", "b"]  # kept in plan order
+    assert [bool(r.get("overlapped")) for r in runs] == [False, True, True]
+    assert alone == [[]]  # nothing else ran beside the CPU-bound one
+    assert "seconds per experiment" in log.getvalue()

@@ -11,6 +11,7 @@ Every result file holds the machine's metadata and every raw run; tables are der
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
@@ -18,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -169,41 +171,88 @@ def run(
             task.experiment,
             {"experiment": task.experiment, "complete": False, "metadata": metadata, "runs": []},
         )
+    plan_order = {id(task): index for index, task in enumerate(tasks)}
+    done: dict[str, list[tuple[int, dict[str, Any]]]] = {name: [] for name in files}
     progress = Progress(len(tasks), log)
+    lock = threading.Lock()
     failures = 0
+    run_started = time.perf_counter()
+
+    def record_done(task: experiments.Task, record: dict[str, Any]) -> None:
+        nonlocal failures
+        with lock:
+            failures += "error" in record
+            done[task.experiment].append((plan_order[id(task)], record))
+            payload = files[task.experiment]
+            payload["runs"] = [r for _, r in sorted(done[task.experiment], key=lambda x: x[0])]
+            payload["task_seconds"] = sum(r["wall_seconds"] for r in payload["runs"])
+            _write(out / f"{task.experiment}.json", payload)  # nothing lost if interrupted
+            error = record.get("error")
+            what = f"{task.experiment}: {task.describe()}"
+            progress.finish(what, record["wall_seconds"], error.splitlines()[0] if error else None)
+
+    # Measurements whose time is waiting (metadata timeouts, backoff) overlap each other, when
+    # the profile allows; everything else runs alone, so CPU timings see a quiet machine.
+    waiting = [t for t in tasks if t.waits] if profile.parallel_waits > 1 else []
+    if waiting:
+        progress.start(f"{len(waiting)} waiting measurements, {profile.parallel_waits} at a time")
+        with concurrent.futures.ThreadPoolExecutor(profile.parallel_waits) as pool:
+            futures = {pool.submit(_measure, task, overlapped=True): task for task in waiting}
+            for future in concurrent.futures.as_completed(futures):
+                record_done(futures[future], future.result())
+    overlapped = {id(task) for task in waiting}
     for task in tasks:
-        what = f"{task.experiment}: {task.describe()}"
-        progress.start(what)
-        started = time.perf_counter()
-        record: dict[str, Any] = {"labels": task.labels}
-        try:
-            if task.bench is not None:
-                record["result"] = task.bench()
-            else:
-                assert task.venv is not None
-                record["result"] = run_probe(
-                    task.venv.python, task.config, timeout=task.timeout, env=task.venv.run_env
-                )
-        except (ProbeError, OSError, ValueError) as exc:
-            record["error"] = str(exc)[:4000]
-            failures += 1
-        record["wall_seconds"] = time.perf_counter() - started
-        if task.venv is not None:
-            record["venv"] = task.venv.name
-        payload = files[task.experiment]
-        payload["runs"].append(record)
-        _write(out / f"{task.experiment}.json", payload)  # nothing lost if interrupted
-        error = record.get("error")
-        progress.finish(what, record["wall_seconds"], error.splitlines()[0] if error else None)
+        if id(task) in overlapped:
+            continue
+        progress.start(f"{task.experiment}: {task.describe()}")
+        record_done(task, _measure(task))
     for name, payload in files.items():
         payload["complete"] = True
         _write(out / f"{name}.json", payload)
+    print(_cost_summary(files, time.perf_counter() - run_started), file=log)
     if show_summary:
         print(file=log)
         print(summary(out, list(files)), file=sys.stdout)
     if failures:
         print(f"{failures} measurement(s) failed; see 'error' in the JSON files", file=log)
     return 1 if failures else 0
+
+
+def _measure(task: experiments.Task, *, overlapped: bool = False) -> dict[str, Any]:
+    """Run one task; its record (result or error, wall seconds)."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {"labels": task.labels}
+    try:
+        if task.bench is not None:
+            record["result"] = task.bench()
+        else:
+            assert task.venv is not None
+            record["result"] = run_probe(
+                task.venv.python, task.config, timeout=task.timeout, env=task.venv.run_env
+            )
+    except (ProbeError, OSError, ValueError) as exc:
+        record["error"] = str(exc)[:4000]
+    record["wall_seconds"] = time.perf_counter() - started
+    if task.venv is not None:
+        record["venv"] = task.venv.name
+    if overlapped:
+        record["overlapped"] = True  # ran beside other waiting measurements
+    return record
+
+
+def _cost_summary(files: dict[str, dict[str, Any]], wall: float) -> str:
+    """What each experiment cost: measurements and their summed seconds, and the run's wall time."""
+    parts = []
+    for name, payload in files.items():
+        runs = payload["runs"]
+        overlapped = sum(1 for r in runs if r.get("overlapped"))
+        note = f", {overlapped} overlapped" if overlapped else ""
+        parts.append(
+            f"  {name:12} {len(runs):3} measurements {payload['task_seconds']:7.1f} s{note}"
+        )
+    return "seconds per experiment (summed over its measurements):\n" + "\n".join(
+        [*parts, f"  wall time of the run: {wall:.1f} s"]
+    )
 
 
 def summary(out: Path, names: list[str] | None = None) -> str:
