@@ -70,7 +70,7 @@ def metadata_probe_seconds(env: dict[str, str]) -> tuple[float, float]:
     timeout = int_env(env, "GCE_METADATA_TIMEOUT", DEFAULT_TIMEOUT)
     retries = max(int(int_env(env, "GCE_METADATA_DETECT_RETRIES", DEFAULT_RETRIES)), 1)
     initial, multiplier = _backoff_constants()
-    waits = sum(initial * multiplier**i for i in range(retries - 1))
+    waits = float(sum(initial * multiplier**i for i in range(retries - 1)))
     return waits, waits + retries * timeout
 
 

@@ -363,7 +363,9 @@ def _within_twice(estimate: float, measured: float) -> bool:
     return estimate / 2 <= measured <= estimate * 2
 
 
-FAST = {"GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "2"}  # 3 s silent, 1 s refused
+# 3 s silent, 1 s refused: long enough that a first call's own set-up (up to 0.8 s seen under
+# load) stays well inside the factor of two.
+FAST = {"GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "2"}
 
 
 def test_4x_developer_api_without_key_fails_in_the_constructor_without_a_probe() -> None:
@@ -377,7 +379,6 @@ def test_4x_developer_api_without_key_fails_in_the_constructor_without_a_probe()
 
 def test_4x_vertex_with_project_probes_on_every_call_as_the_doctor_says() -> None:
     env = {**VERTEX, "GOOGLE_CLOUD_LOCATION": "us-central1", **FAST}
-    env["GCE_METADATA_DETECT_RETRIES"] = "1"  # 1 s a call
     first, sdk, requests = _doctor_then_sdk(None, "blackhole", env)
     detail = first["detail"]
     assert detail["outcome"] == auth.PROBES_EVERY_CALL and detail["every_call"] is True
@@ -385,7 +386,7 @@ def test_4x_vertex_with_project_probes_on_every_call_as_the_doctor_says() -> Non
     for call in ("call_1", "call_2"):
         assert sdk[call]["error"] == "DefaultCredentialsError", sdk
         assert _within_twice(first["seconds"], sdk[call]["seconds"]), (first, sdk)
-    assert requests == {"accepted": 2}  # one attempt in each call, none in the constructor
+    assert requests == {"accepted": 2 * 2}  # two attempts in each call, none in the constructor
 
 
 def test_4x_vertex_without_project_probes_once_in_the_constructor_as_the_doctor_says() -> None:
