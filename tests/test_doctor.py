@@ -377,6 +377,25 @@ def test_4x_developer_api_without_key_fails_in_the_constructor_without_a_probe()
     assert requests == {}  # the metadata server never saw a connection
 
 
+@pytest.mark.parametrize(
+    ("venv", "env", "step"),
+    [
+        ("lcgg-3.2.0", {"NO_GCE_CHECK": "true"}, "construct"),
+        (None, {**VERTEX, "NO_GCE_CHECK": "true"}, "call_2"),  # call 1 also sets up the SDK
+        (None, {**VERTEX, "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/adc.json"}, "call_2"),
+    ],
+    ids=["3x-no-gce-check", "4x-vertex-no-gce-check", "4x-vertex-missing-adc-file"],
+)
+def test_credentials_that_cannot_work_fail_at_once_as_the_doctor_says(
+    venv: str | None, env: dict[str, str], step: str
+) -> None:
+    first, sdk, requests = _doctor_then_sdk(venv, "blackhole", {**FAST, **env})
+    assert first["detail"]["outcome"] == auth.FAILS_AT_ONCE
+    assert sdk[step]["error"] == "DefaultCredentialsError", sdk
+    assert sdk[step]["seconds"] < FAIL_ABOVE_SECONDS
+    assert requests == {}  # no call probed
+
+
 def test_4x_vertex_with_project_probes_on_every_call_as_the_doctor_says() -> None:
     env = {**VERTEX, "GOOGLE_CLOUD_LOCATION": "us-central1", **FAST}
     first, sdk, requests = _doctor_then_sdk(None, "blackhole", env)
