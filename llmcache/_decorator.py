@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
@@ -68,6 +69,11 @@ class Cached(Generic[P, R]):
         functools.update_wrapper(self, func)
         self._signature = inspect.signature(func)
         self._fast = _FastBinder.of(self._signature)
+        # Raw call -> bound arguments, keyed in C with types (True, 1 and 1.0 differ): a hit
+        # then skips binding. Only calls of plain values are remembered (see _bind_plain).
+        self._bound: Callable[..., tuple[str, Mapping[str, Any]]] = functools.lru_cache(
+            maxsize=None, typed=True
+        )(self._bind_plain)
         first = next(iter(self._signature.parameters), None)
         self._first = None if first is None else _key(first)  # its value labels the build
         self._label = getattr(func, "__qualname__", None) or repr(func)
@@ -94,12 +100,18 @@ class Cached(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The shared result for these arguments; blocks while it is built."""
-        name, arguments = self._bind(args, kwargs)
+        try:
+            name, arguments = self._bound(*args, **kwargs)
+        except (TypeError, _NotPlain):  # unhashable, a container, or a binding error
+            name, arguments = self._bind(args, kwargs)
         return cast(R, self.cache.get(name, self._provider, **arguments))
 
     async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The same store, awaited without blocking the event loop."""
-        name, arguments = self._bind(args, kwargs)
+        try:
+            name, arguments = self._bound(*args, **kwargs)
+        except (TypeError, _NotPlain):
+            name, arguments = self._bind(args, kwargs)
         return cast(R, await self.cache.aget(name, self._provider, **arguments))
 
     def warm(self, calls: Iterable[CallSpec]) -> list[R]:
@@ -162,6 +174,17 @@ class Cached(Generic[P, R]):
         label = value if type(value) is str and value.strip() else self._label
         return label, arguments
 
+    def _bind_plain(self, *args: Any, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
+        """:meth:`_bind` for the memo: only calls of plain values (inside a container, 1 and
+        True would be one memo entry). The result is read-only: it is shared by later hits."""
+        if not all(type(v) in _PLAIN_TYPES for v in (*args, *kwargs.values())):
+            raise _NotPlain
+        memo: Any = self._bound
+        if memo.cache_info().currsize >= _BOUND_LIMIT:
+            memo.cache_clear()
+        name, arguments = self._bind(args, kwargs)
+        return name, types.MappingProxyType(arguments)
+
     def _specs(self, calls: Iterable[CallSpec]) -> list[ModelSpec]:
         if isinstance(calls, str | Mapping):
             raise TypeError("calls must be an iterable of calls, e.g. a list: f.warm([('x',)])")
@@ -182,6 +205,14 @@ class Cached(Generic[P, R]):
         named = {name.removeprefix("@"): value for name, value in arguments.items()}
         bound = inspect.BoundArguments(self._signature, named)
         return self.__wrapped__(*bound.args, **bound.kwargs)
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
+_BOUND_LIMIT = 4096
+
+
+class _NotPlain(Exception):
+    """A call the binding memo must not remember (raised through it, so it stores nothing)."""
 
 
 def _key(name: str) -> str:

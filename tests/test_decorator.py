@@ -347,3 +347,19 @@ def test_below_staticmethod_and_classmethod() -> None:
     assert model.kwargs == {"cls": "Factories"}
     Factories.plain.cache_clear()
     Factories.per_class.cache_clear()
+
+
+def test_remembered_bindings_never_mix_types() -> None:
+    calls: list[object] = []
+
+    @llmcache.cached
+    def make(value: object) -> object:
+        calls.append(value)
+        return object()
+
+    plain = [make(v) for v in (1, True, 1.0, 1, True, 1.0)]
+    nested = [make(v) for v in ((1,), (True,), (1,), (True,))]
+
+    assert len({id(m) for m in plain}) == 3 and plain[:3] == plain[3:]
+    assert len({id(m) for m in nested}) == 2 and nested[:2] == nested[2:]
+    assert [type(v) for v in calls[:3]] == [int, bool, float]
