@@ -9,20 +9,19 @@ fresh-process probe imports this module inside each SDK venv.
 - :func:`timed` / :func:`atimed`: seconds of one call, with the error it raised as a result.
 - :func:`ns_per_call` / :func:`ans_per_call`: tight-loop cost of a call, in ns.
 - :func:`run_calls`: many awaited calls at a fixed concurrency (throughput, latencies).
-- :func:`record_blocking_calls`: every blocking call blockbuster sees, by call site.
+- :func:`record_blocking_calls`: every blocking call blockbuster sees, by call site (the same
+  recorder ``llmcache doctor --measure`` uses, which ships with the package).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._doctor_measure import record_blocking_calls, short_path
 from ._fresh import run_fresh
 
 __all__ = [
@@ -178,85 +177,3 @@ async def run_calls(
         "errors": errors[:5],
         "error_count": len(errors),
     }
-
-
-def short_path(filename: str) -> str:
-    """A file name relative to site-packages (or its base name): short, and machine-free."""
-    marker = "site-packages/"
-    return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
-
-
-def record_blocking_calls(fn: Callable[[], Any]) -> list[dict[str, Any]]:
-    """Run ``fn`` on a running loop under blockbuster, recording every blocking call.
-
-    blockbuster raises at the first blocking call; we swap its wrapper for one that records the
-    call (function and the first frame outside the stdlib) and lets it proceed, so one run lists
-    all of them. Its own allow-list (``can_block_functions``) is kept.
-    """
-    import blockbuster.blockbuster as bb
-
-    seen: dict[tuple[str, str], int] = {}
-    stdlib = os.path.dirname(os.__file__)
-    original_wrap = bb._wrap_blocking
-
-    def recording_wrap(
-        modules: Any,
-        excluded_modules: Any,
-        func: Callable[..., Any],
-        func_name: str,
-        can_block_functions: list[tuple[str, Any]],
-        can_block_predicate: Callable[..., bool],
-    ) -> Callable[..., Any]:
-        local = threading.local()
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getattr(local, "busy", False):
-                return func(*args, **kwargs)
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return func(*args, **kwargs)
-            local.busy = True
-            try:
-                if can_block_predicate(*args, **kwargs):
-                    return func(*args, **kwargs)
-                frame = inspect.currentframe()
-                frame = frame.f_back if frame else None
-                where = None
-                while frame is not None:
-                    name = frame.f_code.co_filename.replace("\\", "/")
-                    if any(
-                        name.endswith(f) and frame.f_code.co_name in fns
-                        for f, fns in can_block_functions
-                    ):
-                        return func(*args, **kwargs)
-                    if (
-                        where is None
-                        and not name.startswith((stdlib, "<"))
-                        and "/blockbuster/" not in name
-                    ):
-                        where = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
-                    frame = frame.f_back
-                key = (func_name, where or "?")
-                seen[key] = seen.get(key, 0) + 1
-                return func(*args, **kwargs)
-            finally:
-                local.busy = False
-
-        return wrapper
-
-    bb._wrap_blocking = recording_wrap
-    try:
-        buster = bb.BlockBuster()
-
-        async def on_loop() -> None:
-            buster.activate()
-            try:
-                fn()
-            finally:
-                buster.deactivate()
-
-        asyncio.run(on_loop())
-    finally:
-        bb._wrap_blocking = original_wrap
-    return [{"call": k[0], "where": k[1], "count": n} for k, n in sorted(seen.items())]
