@@ -203,8 +203,10 @@ def check_credentials(provider: str, env: dict[str, str]) -> list[Finding]:
                 "GOOGLE_GENAI_USE_VERTEXAI=true",
             )
         )
+    plan = auth.first_request(env, generation, _gcloud_adc_file(env))
     name, usable = auth.google_key(env)
-    if name == "GOOGLE_API_KEY" and not usable and env.get("GEMINI_API_KEY"):
+    hidden = name == "GOOGLE_API_KEY" and not usable and env.get("GEMINI_API_KEY")
+    if hidden and plan.backend != "Vertex AI":  # google-genai skips an empty key on Vertex
         findings.append(
             Finding(
                 "credentials",
@@ -214,7 +216,6 @@ def check_credentials(provider: str, env: dict[str, str]) -> list[Finding]:
                 "unset GOOGLE_API_KEY",
             )
         )
-    plan = auth.first_request(env, generation, _gcloud_adc_file(env))
     if plan.outcome == auth.FINE:
         status = "OK"
     elif plan.outcome == auth.FAILS_AT_ONCE:

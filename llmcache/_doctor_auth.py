@@ -188,6 +188,9 @@ def _fourth(env: dict[str, str], gcloud_file: str) -> FirstRequest:
     backend = "Vertex AI"
     project = env.get("GOOGLE_CLOUD_PROJECT")
     location = env.get("GOOGLE_CLOUD_LOCATION")
+    # On Vertex, google-genai reads the key itself and skips an empty one.
+    name = next((var for var in GOOGLE_KEY_VARS if env.get(var)), None)
+    usable = name is not None
     if usable and not project and not location:
         return FirstRequest(4, backend, FINE, message=f"express mode: API key from {name}")
     ignored = (

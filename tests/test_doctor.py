@@ -163,6 +163,13 @@ def test_empty_google_api_key_hides_gemini_api_key() -> None:
     assert _first(report)["detail"]["outcome"] == auth.FAILS_AT_ONCE
     assert SECRET not in text
     assert status == 1
+    # On Vertex, google-genai reads the variables itself and skips the empty one.
+    status, report, _ = _doctor(
+        GOOGLE_API_KEY="", GEMINI_API_KEY=SECRET, GOOGLE_GENAI_USE_VERTEXAI="1"
+    )
+    assert _finding(report, "credentials") is None
+    assert _first(report)["detail"]["outcome"] == auth.FINE
+    assert status == 0
 
 
 @pytest.mark.parametrize("value", ["True", "1", "yes"])
