@@ -54,6 +54,17 @@ def _fresh_default_cache() -> Iterator[None]:
     llmcache.clear_cache()
 
 
+@pytest.fixture
+def fresh_baselines() -> Iterator[None]:
+    """The lab's specimen caches empty before and after the test, and no factory left set."""
+    from llmcache.lab import baselines
+
+    baselines.reset()
+    yield
+    baselines.reset()
+    baselines.FACTORIES.clear()
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll ``condition`` (usually a cache counter) until it holds; fail after ``timeout`` s.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 from conftest import CountingFactory
@@ -12,13 +11,7 @@ from conftest import CountingFactory
 from llmcache.lab import baselines
 from llmcache.lab.measure import Heartbeat
 
-
-@pytest.fixture(autouse=True)
-def _fresh_baselines() -> Iterator[None]:
-    baselines.reset()
-    yield
-    baselines.reset()
-    baselines.FACTORIES.clear()
+pytestmark = pytest.mark.usefixtures("fresh_baselines")
 
 
 def _install(factory: CountingFactory) -> None:

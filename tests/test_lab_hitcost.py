@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmcache.lab import baselines, hitcost, report, tables
 
-
-@pytest.fixture(autouse=True)
-def _fresh_baselines() -> Iterator[None]:
-    baselines.reset()
-    yield
-    baselines.reset()
-    baselines.FACTORIES.clear()
+pytestmark = pytest.mark.usefixtures("fresh_baselines")
 
 
 def test_every_design_is_measured_in_both_cases_and_rated_against_its_baseline() -> None:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from llmcache.lab import baselines, designs, loops, tables
+from llmcache.lab import designs, loops, tables
 
-
-@pytest.fixture(autouse=True)
-def _fresh_baselines() -> Iterator[None]:
-    baselines.reset()
-    yield
-    baselines.reset()
-    baselines.FACTORIES.clear()
+pytestmark = pytest.mark.usefixtures("fresh_baselines")
 
 
 class LoopBoundModel:
