@@ -24,6 +24,8 @@ def test_uvicorn_serves_the_warmed_example_app_and_each_worker_reports_its_loop_
     assert worker["startup_constructions"] == 1 and worker["constructions"] == 1
     assert worker.get("netguard_violations", []) == []
     assert result.get("netguard_violations", []) == []
+    live = result["worker_live"]  # GET /lab/worker, before shutdown
+    assert live["pid"] == worker["pid"] and live["serving_worst_gap_so_far"] > 0
 
     data = {
         "runs": [{"labels": {"auth_env": "api-key", "workers": 1, "design": "x"}, "result": result}]

@@ -296,7 +296,9 @@ async def _clients(
         return request
 
     requests = await asyncio.gather(*(one() for _ in range(clients)))
-    return {"accept_seconds": accepted - launched, "requests": list(requests)}
+    status, _, body = await _http(port, "GET", "/lab/worker")  # one worker's report, live
+    live = json.loads(body) if status == 200 else {"error": f"HTTP {status}"}
+    return {"accept_seconds": accepted - launched, "requests": list(requests), "worker_live": live}
 
 
 def _app_env(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, str]:
