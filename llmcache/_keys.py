@@ -7,8 +7,9 @@ The key is what the cache compares and what it may print, so:
   dataclasses and pydantic models compare by value; objects with no value semantics (a callback
   handler, an HTTP client) compare by identity, and the key holds them so an id is never reused;
 - it is safe to show: secrets (values under names such as ``api_key``, ``auth`` or
-  ``default_headers``) become a keyed hash whose salt is random per process, a URL's userinfo
-  is masked, and arbitrary objects show only their type.
+  ``default_headers``, or the second item of a pair such as ``("Authorization", ...)``) become
+  a keyed hash whose salt is random per process, a URL's userinfo and secret query values are
+  masked, and arbitrary objects show only their type.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["CacheKey", "freeze_kwargs", "is_secret_name", "mask_url_userinfo"]
+__all__ = ["CacheKey", "freeze_kwargs", "is_secret_name", "mask_url_credentials"]
 
 _SALT = os.urandom(16)
 # Names whose values are credentials: API keys, tokens, passwords, HTTP auth and headers.
@@ -38,7 +39,10 @@ _SECRET_NAME_PARTS = (
     "cookie",
 )
 _MAX_DEPTH = 32
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# Userinfo runs to the last "@" before the path: a password may hold an unescaped "@".
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+# A query parameter, whose value is masked when its name marks a credential (``?key=...``).
+_QUERY_PARAM = re.compile(r"(?P<name>[?&;][^=&#;\s]*=)[^&#;\s'\"]*")
 # Scalars shown as they are; any other object shows only its type.
 _SHOWN_SCALARS = (bool, int, float, complex)
 
@@ -49,9 +53,23 @@ def is_secret_name(name: str) -> bool:
     return any(part in lowered for part in _SECRET_NAME_PARTS)
 
 
-def mask_url_userinfo(text: str) -> str:
-    """``https://user:pw@host`` -> ``https://***@host``: userinfo is a credential."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+def mask_url_credentials(text: str) -> str:
+    """``https://user:pw@host/?key=k`` -> ``https://***@host/?key=***``: a URL's userinfo and
+    its query values under secret names (``key``, ``access_token``...) are credentials."""
+    masked = _USERINFO.sub(r"\g<scheme>***@", text)
+    return _QUERY_PARAM.sub(_mask_query_value, masked) if "=" in masked else masked
+
+
+def _mask_query_value(param: re.Match[str]) -> str:
+    name = param["name"]
+    return f"{name}***" if is_secret_name(name[1:-1]) else param[0]
+
+
+def _names_a_secret(value: Any) -> bool:
+    """Whether ``value`` is a name (str or bytes) that marks what goes with it as a secret."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return isinstance(value, str) and is_secret_name(value)
 
 
 class _Tag:
@@ -154,6 +172,10 @@ def _freeze(value: Any, secret: bool, depth: int = 0) -> Any:
         )
     if isinstance(value, list | tuple):
         tag = _LIST if isinstance(value, list) else _TUPLE
+        if len(value) == 2 and _names_a_secret(value[0]):
+            # A (name, value) pair, such as a header: as secret as its name says.
+            pair = (_freeze(value[0], secret, depth + 1), _freeze(value[1], True, depth + 1))
+            return (tag, type(value), pair)
         return (tag, type(value), tuple(_freeze(v, secret, depth + 1) for v in value))
     if isinstance(value, Set):
         return (_SET, frozenset(_freeze(v, secret, depth + 1) for v in value))
@@ -179,7 +201,7 @@ def freeze_kwargs(kwargs: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 def _show(frozen: Any) -> str:
     """The repr of a frozen value: never a secret, a URL's userinfo, or an object's repr."""
     if isinstance(frozen, str):
-        return repr(mask_url_userinfo(frozen))
+        return repr(mask_url_credentials(frozen))
     if not isinstance(frozen, tuple) or not frozen or not isinstance(frozen[0], _Tag):
         return repr(frozen)  # None, SecretDigest, _Identity
     tag = frozen[0]
@@ -188,9 +210,9 @@ def _show(frozen: Any) -> str:
         if value is _NAN:
             return "nan"
         if isinstance(value, str):
-            return repr(mask_url_userinfo(value))
+            return repr(mask_url_credentials(value))
         if isinstance(value, bytes):
-            return repr(value)
+            return mask_url_credentials(repr(value))
         if isinstance(value, _SHOWN_SCALARS):
             return repr(value)
         return f"<{kind.__qualname__} object>"
@@ -238,7 +260,7 @@ class CacheKey(tuple[str, str, tuple[tuple[str, Any], ...]]):
 
     def __repr__(self) -> str:
         args = "".join(f", {name}={_show(value)}" for name, value in self.kwargs)
-        return f"CacheKey({self.provider}:{mask_url_userinfo(self.model_name)}{args})"
+        return f"CacheKey({self.provider}:{mask_url_credentials(self.model_name)}{args})"
 
     def __str__(self) -> str:
-        return f"{self.provider}:{mask_url_userinfo(self.model_name)}"
+        return f"{self.provider}:{mask_url_credentials(self.model_name)}"
