@@ -42,8 +42,9 @@ def test_sdk_probe_reports_the_documented_fields(venv: str) -> None:
 
     for step in ("import", "construct_1", "construct_2", "construct_via_thread"):
         assert result[step]["seconds"] > 0, step
-    assert result["construct_1"]["worst_gap"] >= 0
-    assert result["construct_via_thread"]["worst_gap"] >= 0
+    # Built on the loop: the loop ran nothing else for the whole construction.
+    assert result["construct_1"]["worst_gap"] >= result["construct_1"]["seconds"]
+    assert result["construct_via_thread"]["worst_gap"] > 0  # the heartbeat really beat
     assert isinstance(result["blocking_calls"], list)
     assert result["ainvoke_1"]["seconds"] > 0
     assert result["ainvoke_2"]["seconds"] > 0
@@ -64,7 +65,7 @@ def test_app_probe_counts_constructions_per_design() -> None:
     for result in (cached, uncached):
         assert len(result["requests"]) == 4
         assert all("error" not in r and r["seconds"] >= 0.2 for r in result["requests"])
-        assert result["worst_gap"] >= 0
+        assert result["worst_gap"] > 0  # the heartbeat really beat
 
 
 def test_throughput_probe_records_every_latency() -> None:
