@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from conftest import CountingFactory
+from conftest import CountingFactory, wait_until
 
 from llmcache import ModelCache
 
@@ -61,8 +61,8 @@ async def test_failure_reaches_every_waiter_from_one_attempt_and_is_not_cached()
     threads = [threading.Thread(target=sync_waiter) for _ in range(3)]
     for t in threads:
         t.start()
-    assert await asyncio.to_thread(factory.started.wait, 10)
-    await asyncio.sleep(0.05)
+    # Every caller has joined the one failing build before it may end.
+    await asyncio.to_thread(wait_until, lambda: cache.stats().misses == 13, "13 callers")
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for t in threads:
@@ -87,8 +87,19 @@ async def test_timed_out_waiter_does_not_cancel_the_shared_build() -> None:
     cache = ModelCache({"fake": factory})
 
     patient = [asyncio.create_task(cache.aget("m", "fake")) for _ in range(3)]
+    scopes: list[asyncio.Timeout] = []
+
+    async def impatient() -> None:
+        async with asyncio.timeout(None) as scope:
+            scopes.append(scope)
+            await cache.aget("m", "fake")
+
+    waiter = asyncio.create_task(impatient())
+    await asyncio.to_thread(wait_until, lambda: cache.stats().misses == 4, "4 callers")
+    scopes[0].reschedule(asyncio.get_running_loop().time())  # it times out while joined
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(cache.aget("m", "fake"), timeout=0.05)
+        await waiter
+    assert not any(p.done() for p in patient)
     gate.set()
     models = await asyncio.gather(*patient)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from conftest import CountingFactory
+from conftest import CountingFactory, wait_until
 
 from llmcache import ModelCache
 
@@ -15,32 +15,40 @@ def _cache(factory: CountingFactory) -> ModelCache:
 
 
 async def test_concurrent_tasks_build_once_and_share_the_instance() -> None:
-    factory = CountingFactory(delay=0.2)
+    gate = threading.Event()
+    factory = CountingFactory(gate=gate)
     cache = _cache(factory)
 
-    models = await asyncio.gather(*(cache.aget("m", "fake") for _ in range(10)))
+    tasks = [asyncio.create_task(cache.aget("m", "fake")) for _ in range(10)]
+    # The build may end only once every task has asked (a late one could just get a hit).
+    await asyncio.to_thread(wait_until, lambda: cache.stats().misses == 10, "10 callers")
+    gate.set()
+    models = await asyncio.gather(*tasks)
 
     assert factory.calls == 1
+    assert cache.stats().hits == 0
     assert all(m is models[0] for m in models)
 
 
 def test_concurrent_threads_build_once_and_share_the_instance() -> None:
-    factory = CountingFactory(delay=0.2)
+    gate = threading.Event()
+    factory = CountingFactory(gate=gate)
     cache = _cache(factory)
     results: list[object] = []
-    barrier = threading.Barrier(10)
 
     def call() -> None:
-        barrier.wait()
         results.append(cache.get("m", "fake"))
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for t in threads:
         t.start()
+    wait_until(lambda: cache.stats().misses == 10, "10 callers")
+    gate.set()  # every caller is waiting on the one build: none of them can get a mere hit
     for t in threads:
         t.join(timeout=10)
 
     assert factory.calls == 1
+    assert cache.stats().hits == 0
     assert len(results) == 10
     assert all(m is results[0] for m in results)
 
@@ -69,12 +77,13 @@ def test_threads_and_tasks_in_several_loops_build_once() -> None:
     threads += [threading.Thread(target=loop_caller) for _ in range(3)]
     for t in threads:
         t.start()
-    assert factory.started.wait(timeout=10)
-    gate.set()  # every caller is started before the one build may finish
+    wait_until(lambda: cache.stats().misses == 4 + 3 * 5, "every caller")
+    gate.set()  # every caller is waiting on the one build: none of them can get a mere hit
     for t in threads:
         t.join(timeout=10)
 
     assert factory.calls == 1
+    assert cache.stats().hits == 0
     assert len(results) == 4 + 3 * 5
     assert all(m is results[0] for m in results)
 
