@@ -1,0 +1,66 @@
+"""The real SDKs' configurations against the lab's loopback fakes, shared by the lifecycle tests
+(loops, fork, close): which server each provider talks to and the kwargs that point it there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from llmcache.lab.servers import GeminiRestServer, OpenAIServer
+
+FAKE_KEY = "test-fake-key"
+
+
+@dataclass(frozen=True)
+class SDK:
+    """One built-in provider: its model name and how to point it at a fake."""
+
+    provider: str
+    model_name: str
+    server_class: type[Any]
+
+    def kwargs(self, server: Any) -> dict[str, Any]:
+        if self.provider == "openai":
+            return {"api_key": FAKE_KEY, "base_url": server.url + "/v1"}
+        return {"google_api_key": FAKE_KEY, "base_url": server.url}
+
+
+OPENAI = SDK("openai", "gpt-4o-mini", OpenAIServer)
+GOOGLE = SDK("google", "gemini-2.5-flash", GeminiRestServer)
+SDKS = {sdk.provider: sdk for sdk in (OPENAI, GOOGLE)}
+
+
+class _EchoHandler(OpenAIServer.handler):  # type: ignore[valid-type,misc]
+    """Answers each chat completion with the text of its last message."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self._read_body() or b"{}")
+        self.server.owner.count("chat.completions")
+        self._send_json(
+            200,
+            {
+                "id": "chatcmpl-echo",
+                "object": "chat.completion",
+                "created": 0,
+                "model": str(request.get("model", "")),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {
+                            "role": "assistant",
+                            "content": "echo: " + str(request["messages"][-1]["content"]),
+                        },
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+
+class EchoOpenAIServer(OpenAIServer):
+    """The OpenAI fake, echoing: a reply shows which request it answers."""
+
+    handler = _EchoHandler
