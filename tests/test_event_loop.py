@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 import threading
 import time
 
-from conftest import CountingFactory
+from conftest import CountingFactory, wait_until
 
 import llmcache
 from llmcache import ModelCache
@@ -63,14 +62,18 @@ async def test_factory_runs_in_a_cache_thread_not_on_the_loop_or_its_executor() 
 
 def test_build_survives_the_end_of_the_loop_that_started_it() -> None:
     """asyncio.run shuts its default executor down; the cache's own thread goes on."""
-    factory = CountingFactory(delay=0.3)
+    gate = threading.Event()
+    factory = CountingFactory(gate=gate)
     cache = ModelCache({"fake": factory})
 
-    async def impatient() -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(cache.aget("m", "fake"), timeout=0.01)
+    async def start_then_leave() -> None:
+        waiter = asyncio.create_task(cache.aget("m", "fake"))
+        await asyncio.to_thread(factory.started.wait, 10)
+        waiter.cancel()  # this loop gives up and ends while its build is held
 
-    asyncio.run(impatient())
+    asyncio.run(start_then_leave())
+    assert cache.stats().in_flight == 1  # the loop is gone; its build is not
+    gate.set()
     model = asyncio.run(cache.aget("m", "fake"))
 
     assert factory.calls == 1
@@ -109,8 +112,7 @@ def test_threads_each_running_their_own_loop_build_once() -> None:
     threads = [threading.Thread(target=run_loop) for _ in range(4)]
     for t in threads:
         t.start()
-    assert factory.started.wait(timeout=10)
-    time.sleep(0.05)  # let the other loops join the flight
+    wait_until(lambda: cache.stats().misses == 4, "every loop to join the flight")
     gate.set()
     for t in threads:
         t.join(timeout=10)
@@ -124,9 +126,14 @@ def test_threads_each_running_their_own_loop_build_once() -> None:
 # pytest-asyncio gives each test its own loop: a module-level asyncio.Lock passes the first of
 # these two tests and raises "bound to a different event loop" in the second.
 async def _contend_on_default_cache() -> None:
-    factory = CountingFactory(delay=0.05)
+    gate = threading.Event()
+    factory = CountingFactory(gate=gate)
     llmcache.register_provider("fake-loop", factory)
-    models = await asyncio.gather(*(llmcache.get_model_async("m", "fake-loop") for _ in range(5)))
+    calls = [asyncio.create_task(llmcache.get_model_async("m", "fake-loop")) for _ in range(5)]
+    # All five wait on the one build (real contention), none arrives late to a mere hit.
+    await asyncio.to_thread(wait_until, lambda: llmcache.cache_stats().misses == 5, "5 calls")
+    gate.set()
+    models = await asyncio.gather(*calls)
     assert factory.calls == 1
     assert all(m is models[0] for m in models)
 
