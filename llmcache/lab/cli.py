@@ -240,19 +240,19 @@ def _measure(task: experiments.Task, *, overlapped: bool = False) -> dict[str, A
     return record
 
 
-def _cost_summary(files: dict[str, dict[str, Any]], wall: float) -> str:
-    """What each experiment cost: measurements and their summed seconds, and the run's wall time."""
+def _cost_summary(files: dict[str, dict[str, Any]], wall: float | None = None) -> str:
+    """What each experiment cost: measurements and their summed seconds (and the run's wall
+    time, when known)."""
     parts = []
     for name, payload in files.items():
         runs = payload["runs"]
         overlapped = sum(1 for r in runs if r.get("overlapped"))
         note = f", {overlapped} overlapped" if overlapped else ""
-        parts.append(
-            f"  {name:12} {len(runs):3} measurements {payload['task_seconds']:7.1f} s{note}"
-        )
-    return "seconds per experiment (summed over its measurements):\n" + "\n".join(
-        [*parts, f"  wall time of the run: {wall:.1f} s"]
-    )
+        seconds = sum(r["wall_seconds"] for r in runs)
+        parts.append(f"  {name:12} {len(runs):3} measurements {seconds:7.1f} s{note}")
+    if wall is not None:
+        parts.append(f"  wall time of the run: {wall:.1f} s")
+    return "seconds per experiment (summed over its measurements):\n" + "\n".join(parts)
 
 
 def summary(out: Path, names: list[str] | None = None) -> str:
@@ -322,4 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out.is_dir():
         parser.error(f"{args.out} is not a folder of results")
     print(summary(args.out))
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(args.out.glob("*.json"))}
+    print("\n" + _cost_summary(results))
     return 0
