@@ -139,6 +139,35 @@ def test_a_child_forked_during_a_build_gets_a_model_within_two_seconds() -> None
     assert cache.stats().constructions == 1
 
 
+def test_a_child_forked_while_a_thread_holds_the_caches_lock_gets_a_model() -> None:
+    # White-box: the lock is held for dict operations only, so a fork lands there by chance.
+    cache = ModelCache({"fake": PidFactory()})
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with cache._lock:
+            held.set()
+            release.wait(WAIT)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert held.wait(WAIT)
+
+    def child() -> dict[str, Any]:
+        started = time.monotonic()
+        model = cache.get("m", "fake")
+        return {"seconds": time.monotonic() - started, "built_by": model.kwargs["pid"]}
+
+    try:
+        report = in_child(child)
+    finally:
+        release.set()
+        holder.join(WAIT)
+
+    assert report["seconds"] < 2.0
+    assert report["built_by"] != os.getpid()
+
+
 def test_a_child_thread_with_the_parent_builders_thread_id_gets_a_model() -> None:
     # glibc hands a child's new threads the stacks (so the ids) of the parent's threads.
     gate = threading.Event()
