@@ -29,7 +29,6 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
-import itertools
 import logging
 import math
 import os
@@ -223,6 +222,7 @@ class ModelCache:
         self._memo = functools.lru_cache(maxsize=None, typed=True)(self._fill_memo)
         # Calls without kwargs: model_name and provider can only be str/None, so untyped.
         self._memo_no_kwargs = functools.lru_cache(maxsize=None)(self._fill_memo)
+        self._hits_before = 0
         self._loop_keys: set[Any] = set()  # store keys bound to an event loop
         self._waiting: dict[int, list[_Flight]] = {}  # thread ident -> flights it waits on
         self._in_flight = 0
@@ -283,8 +283,8 @@ class ModelCache:
             self._clear_memo()  # memoised hits assume no maxsize/ttl bookkeeping
 
     def _reset_counters(self) -> None:
-        self._hit_counter = itertools.count()
-        self._hits_before = 0
+        # Hits are the memo's own count (kept by functools in C) plus the slow path's.
+        self._hits_before = -self._memo_hits()
         self._misses = 0
         self._constructions = 0
         self._failures = 0
@@ -362,10 +362,9 @@ class ModelCache:
         except TypeError:  # an unhashable argument: only the full key can compare it
             flight, model = self._join(model_name, provider, kwargs)
         else:
-            if entry.memoizable:
-                next(self._hit_counter)
+            if entry.memoizable:  # the memo counted this hit
                 return entry.model
-            flight, model = self._join(model_name, provider, kwargs)
+            flight, model = self._join(model_name, provider, kwargs, memo_hit=True)
         if flight is None:
             return model
         if _running_loop() is not None:
@@ -394,10 +393,9 @@ class ModelCache:
         except TypeError:  # an unhashable argument: only the full key can compare it
             flight, model = self._join(model_name, provider, kwargs)
         else:
-            if entry.memoizable:
-                next(self._hit_counter)
+            if entry.memoizable:  # the memo counted this hit
                 return entry.model
-            flight, model = self._join(model_name, provider, kwargs)
+            flight, model = self._join(model_name, provider, kwargs, memo_hit=True)
         if flight is None:
             return model
         return await self._await(flight)
@@ -491,7 +489,7 @@ class ModelCache:
         """A snapshot of the counters."""
         with self._lock:
             return CacheStats(
-                hits=self._hits_before + _count(self._hit_counter),
+                hits=self._hits_before + self._memo_hits(),
                 misses=self._misses,
                 constructions=self._constructions,
                 failures=self._failures,
@@ -503,7 +501,15 @@ class ModelCache:
 
     # -- internals: joining a flight ---------------------------------------------------------
 
+    def _memo_hits(self) -> int:
+        memo: Any = self.__dict__.get("_memo")  # None while __init__ runs
+        if memo is None:
+            return 0
+        return int(memo.cache_info().hits + self._memo_no_kwargs.cache_info().hits)
+
     def _clear_memo(self) -> None:
+        """Forget every memoised call (lock held), keeping the hits it counted."""
+        self._hits_before += self._memo_hits()
         self._memo.cache_clear()
         self._memo_no_kwargs.cache_clear()
 
@@ -524,16 +530,18 @@ class ModelCache:
         kwargs: Mapping[str, Any],
         *,
         for_memo: bool = False,
+        memo_hit: bool = False,
     ) -> tuple[_Flight | None, Any]:
         """``(None, model)`` on a hit; else ``(flight, None)``, starting a build if none runs.
 
-        ``for_memo``: on a hit that may be memoised, return ``(None, entry)`` and leave the
-        hit to be counted by the caller.
+        ``for_memo``: on a hit that may be memoised, return ``(None, entry)``.
         """
         provider_name, model_name = self._resolve(model_name, provider)
         key = CacheKey.build(provider_name, model_name, kwargs)
         chain = _BUILD_CHAIN.get()
         with self._lock:
+            if memo_hit:  # the memo counted a hit for an entry dropped since: not a hit
+                self._hits_before -= 1
             spec = self._providers.get(provider_name)
             if spec is None:  # one of LangChain's providers: registered on first use
                 factory = langchain_factory(provider_name)
@@ -551,9 +559,10 @@ class ModelCache:
                 else:
                     if self.maxsize is not None:
                         self._models.move_to_end(skey)
-                    elif for_memo and entry.memoizable and _memoizable(kwargs):
-                        return None, entry
                     self._hits_before += 1
+                    memoize = for_memo and self.maxsize is None and entry.memoizable
+                    if memoize and _memoizable(kwargs):
+                        return None, entry
                     return None, entry.model
             if (id(self), skey) in chain:
                 raise ReentrantBuildError(
@@ -859,11 +868,6 @@ def _memoizable(kwargs: Mapping[str, Any]) -> bool:
 
 def _key_of(skey: Any) -> CacheKey:
     return skey if isinstance(skey, CacheKey) else skey[0]
-
-
-def _count(counter: itertools.count[int]) -> int:
-    """How many times ``next`` was called on ``counter`` (without advancing it)."""
-    return int(counter.__reduce__()[1][0])
 
 
 def _positive_int(value: Any) -> bool:
