@@ -382,6 +382,8 @@ class ModelCache:
         Cancelling this call (or timing it out) cancels only this wait: the build goes on and
         its model is cached for the other callers.
         """
+        # The memo lookup is repeated from get() rather than shared: one more call with
+        # **kwargs on every hit would cost about a third of the hit.
         try:
             entry = (
                 self._memo(model_name, provider, **kwargs)
