@@ -231,6 +231,28 @@ def test_five_thousand_sequential_asyncio_runs_leave_loop_clients_and_memory_fla
     print(_check_sequential_runs_stay_flat(5000))  # the numbers, seen with -s
 
 
+def test_nothing_keeps_a_finished_loop_alive() -> None:
+    # Per-loop state is keyed by the loop through weak references, never by id(loop): ids of
+    # dead loops are reused at once, and a strong key would keep every loop for ever.
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    cache = ModelCache({})
+    cache.register_provider("bound", lambda name, **kw: _LoopBoundModel(), per_loop=True)
+    with OPENAI.server_class() as server:
+        kwargs = OPENAI.kwargs(server)
+
+        async def one() -> None:
+            loops.append(weakref.ref(asyncio.get_running_loop()))
+            model = await llmcache.get_model_async(OPENAI.model_name, **kwargs)
+            assert (await model.ainvoke("hi")).content == "ok"
+            assert await (await cache.aget("m", "bound")).ainvoke("hi") == "ok"
+
+        for _ in range(3):
+            asyncio.run(one())
+        gc.collect()
+
+    assert [loop() for loop in loops] == [None, None, None]
+
+
 # -- custom providers ---------------------------------------------------------------------------
 
 
@@ -238,13 +260,13 @@ class _LoopBoundModel:
     """A model whose async transport belongs to the loop that first uses it."""
 
     def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
     async def ainvoke(self, prompt: str) -> str:
         loop = asyncio.get_running_loop()
         if self.loop is None:
-            self.loop = loop
-        if self.loop is not loop:
+            self.loop = weakref.ref(loop)
+        if self.loop() is not loop:
             raise RuntimeError("Event loop is closed")  # what a loop-bound pool does
         return "ok"
 
