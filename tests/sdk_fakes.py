@@ -1,16 +1,22 @@
-"""The real SDKs' configurations against the lab's loopback fakes, shared by the lifecycle tests
-(loops, fork, close): which server each provider talks to and the kwargs that point it there.
+"""Shared by the lifecycle tests (loops, fork, close): the real SDKs' configurations against the
+lab's loopback fakes (which server each provider talks to, the kwargs that point it there), an
+echoing OpenAI fake, and a long-lived event loop in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from llmcache.lab.servers import GeminiRestServer, OpenAIServer
 
 FAKE_KEY = "test-fake-key"
+WAIT = 20.0  # seconds: bounds every wait on another thread, so a regression fails, not hangs
 
 
 @dataclass(frozen=True)
@@ -64,3 +70,25 @@ class EchoOpenAIServer(OpenAIServer):
     """The OpenAI fake, echoing: a reply shows which request it answers."""
 
     handler = _EchoHandler
+
+
+@contextlib.contextmanager
+def loop_in_a_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """A long-lived event loop running in a thread (as Jupyter's or a worker's)."""
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+        # What asyncio.run does after its main task: async generators, then close.
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(WAIT)
+        assert not thread.is_alive(), "the thread's loop never stopped"

@@ -4,23 +4,23 @@ empties it: later calls build anew. An app that closes it exits without a resour
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CountingFactory
-from sdk_fakes import OPENAI
+from sdk_fakes import OPENAI, WAIT, loop_in_a_thread
 
 import llmcache
 from llmcache import ModelCache
 from llmcache.lab.isolation import guarded_env
 
-WAIT = 20.0
-REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO_ROOT = TESTS.parent
 
 
 class Closes:
@@ -69,19 +69,13 @@ async def test_aclose_closes_on_the_running_loop_and_later_calls_build_anew() ->
 
 
 @pytest.fixture
-def loop_in_a_thread() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(WAIT)
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
+def thread_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    with loop_in_a_thread() as loop:
+        yield loop
 
 
 def test_aclose_closes_each_loop_bound_model_on_its_own_loop_and_drops_a_closed_loops(
-    loop_in_a_thread: asyncio.AbstractEventLoop,
+    thread_loop: asyncio.AbstractEventLoop,
 ) -> None:
     closes = Closes()
     cache = ModelCache({})
@@ -93,7 +87,7 @@ def test_aclose_closes_each_loop_bound_model_on_its_own_loop_and_drops_a_closed_
         return await cache.aget("m", "bound")
 
     in_closed_loop = asyncio.run(get())
-    in_thread_loop = asyncio.run_coroutine_threadsafe(get(), loop_in_a_thread).result(WAIT)
+    in_thread_loop = asyncio.run_coroutine_threadsafe(get(), thread_loop).result(WAIT)
 
     async def main() -> Any:
         here = await get()
@@ -106,7 +100,7 @@ def test_aclose_closes_each_loop_bound_model_on_its_own_loop_and_drops_a_closed_
 
         assert cache.stats().constructions == 3
         closed = dict(zip(map(id, closes.closed), closes.loops, strict=True))
-        assert closed == {id(in_thread_loop): loop_in_a_thread, id(in_this_loop): this_loop}
+        assert closed == {id(in_thread_loop): thread_loop, id(in_this_loop): this_loop}
         assert id(in_closed_loop) not in closed  # its loop is gone: dropped, not closed
         assert cache.stats().size == 0
 
@@ -127,7 +121,7 @@ async def test_aclose_cache_closes_the_openai_clients_and_later_calls_build_anew
 
 
 def test_close_cache_closes_a_running_loops_client_on_that_loop(
-    loop_in_a_thread: asyncio.AbstractEventLoop,
+    thread_loop: asyncio.AbstractEventLoop,
 ) -> None:
     with OPENAI.server_class() as server:
         kwargs = OPENAI.kwargs(server)
@@ -137,7 +131,7 @@ def test_close_cache_closes_a_running_loops_client_on_that_loop(
         async def call() -> Any:
             return (await model.ainvoke("hi")).content
 
-        assert asyncio.run_coroutine_threadsafe(call(), loop_in_a_thread).result(WAIT) == "ok"
+        assert asyncio.run_coroutine_threadsafe(call(), thread_loop).result(WAIT) == "ok"
         inner_clients = list(model.http_async_client._per_loop.values())
         assert len(inner_clients) == 1
 
@@ -154,13 +148,14 @@ def test_close_cache_closes_a_running_loops_client_on_that_loop(
 # -- a whole app, in a fresh interpreter, under -X dev and -W error::ResourceWarning -----------
 
 _APP = """
-import asyncio, sys, threading
+import asyncio, sys
 
 from llmcache.lab import netguard
 netguard.install()
 
 import llmcache
 from llmcache.lab.servers import GeminiRestServer, OpenAIServer
+from sdk_fakes import loop_in_a_thread
 
 KEY = "test-fake-key"
 
@@ -172,26 +167,15 @@ async def ask_all(specs):
 
 
 def two_loops_at_once(specs):
-    other = asyncio.new_event_loop()
+    with loop_in_a_thread() as other:
 
-    def run_other():
-        asyncio.set_event_loop(other)
-        other.run_forever()
-        other.run_until_complete(other.shutdown_asyncgens())
-        other.close()
+        async def main():
+            for _ in range(2):
+                there = asyncio.run_coroutine_threadsafe(ask_all(specs), other)
+                await asyncio.gather(ask_all(specs), asyncio.wrap_future(there))
+            await llmcache.aclose_cache()  # while the thread's loop still runs
 
-    thread = threading.Thread(target=run_other)
-    thread.start()
-
-    async def main():
-        for _ in range(2):
-            there = asyncio.run_coroutine_threadsafe(ask_all(specs), other)
-            await asyncio.gather(ask_all(specs), asyncio.wrap_future(there))
-        await llmcache.aclose_cache()  # while the thread's loop still runs
-
-    asyncio.run(main())
-    other.call_soon_threadsafe(other.stop)
-    thread.join(30)
+        asyncio.run(main())
 
 
 def one_loop_after_another(specs):
@@ -223,7 +207,7 @@ LEAK_SIGNS = (
 def test_an_app_using_both_providers_closes_the_cache_and_exits_without_resource_warnings(
     pattern: str,
 ) -> None:
-    env = guarded_env({"PYTHONPATH": str(REPO_ROOT)})
+    env = guarded_env({"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(TESTS)])})
     done = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", _APP, pattern],
         capture_output=True,

@@ -18,12 +18,10 @@ from typing import Any
 
 import pytest
 from conftest import FakeModel
-from sdk_fakes import OPENAI, EchoOpenAIServer
+from sdk_fakes import OPENAI, WAIT, EchoOpenAIServer
 
 import llmcache
 from llmcache import ModelCache
-
-WAIT = 20.0  # seconds: bounds every wait, so a regression fails instead of hanging
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -116,19 +114,20 @@ def _hold_a_build_in_flight(
     return waiter, got
 
 
+def _timed_get(cache: ModelCache) -> dict[str, Any]:
+    started = time.monotonic()
+    model = cache.get("m", "fake")
+    return {"seconds": time.monotonic() - started, "built_by": model.kwargs["pid"]}
+
+
 def test_a_child_forked_during_a_build_gets_a_model_within_two_seconds() -> None:
     gate = threading.Event()
     factory = PidFactory(gate)
     cache = ModelCache({"fake": factory})
     waiter, got = _hold_a_build_in_flight(cache, factory)
 
-    def child() -> dict[str, Any]:
-        started = time.monotonic()
-        model = cache.get("m", "fake")
-        return {"seconds": time.monotonic() - started, "built_by": model.kwargs["pid"]}
-
     try:
-        report = in_child(child)
+        report = in_child(functools.partial(_timed_get, cache))
     finally:
         gate.set()
         waiter.join(WAIT)
@@ -153,13 +152,8 @@ def test_a_child_forked_while_a_thread_holds_the_caches_lock_gets_a_model() -> N
     holder.start()
     assert held.wait(WAIT)
 
-    def child() -> dict[str, Any]:
-        started = time.monotonic()
-        model = cache.get("m", "fake")
-        return {"seconds": time.monotonic() - started, "built_by": model.kwargs["pid"]}
-
     try:
-        report = in_child(child)
+        report = in_child(functools.partial(_timed_get, cache))
     finally:
         release.set()
         holder.join(WAIT)

@@ -8,7 +8,6 @@ keeps a session per loop and works today: its tests guard against an SDK release
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import threading
 import time
@@ -18,15 +17,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from sdk_fakes import FAKE_KEY, OPENAI, SDK, SDKS
+from sdk_fakes import FAKE_KEY, OPENAI, SDK, SDKS, WAIT, loop_in_a_thread
 
 import llmcache
 from llmcache import ModelCache
 
 Source = Callable[[], Awaitable[Any]]
 """Returns the model to use, called inside the running loop."""
-
-WAIT = 20.0  # seconds: bounds every wait on another thread, so a regression fails, not hangs
 
 
 class Calls:
@@ -102,7 +99,7 @@ def _three_thread_loops_at_once(calls: Calls) -> None:
 
 
 def _main_loop_and_a_thread_loop_at_once(calls: Calls) -> None:
-    with _loop_in_a_thread() as other:
+    with loop_in_a_thread() as other:
 
         async def in_the_other_loop() -> None:
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(calls.ask(), other))
@@ -146,28 +143,6 @@ def test_one_cached_model_answers_from_every_loop(provider: str, how: str, patte
     assert llmcache.cache_stats().constructions == 1
 
 
-@contextlib.contextmanager
-def _loop_in_a_thread() -> Iterator[asyncio.AbstractEventLoop]:
-    """A long-lived event loop running in a thread (as Jupyter's or a worker's)."""
-    loop = asyncio.new_event_loop()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_forever()
-        # What asyncio.run does after its main task: async generators, then close.
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        yield loop
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(WAIT)
-        assert not thread.is_alive(), "the thread's loop never stopped"
-
-
 # -- per-loop state is keyed weakly by the loop and dropped when it closes ---------------------
 
 
@@ -198,7 +173,7 @@ def _traced_bytes_after(runs: Iterator[Any], n: int) -> int:
 def _check_sequential_runs_stay_flat(n: int) -> dict[str, Any]:
     """``n`` sequential runs hold one per-loop client at a time, none after, and the memory
     they leave behind is far below what keeping a loop and its client per run would."""
-    warm_up = 20  # first-use allocations (imports, schemas, the SDK's bounded caches)
+    warm_up = 10  # first-use allocations (imports, schemas, the SDK's bounded caches)
     runs = _sequential_runs(2 * warm_up + n)
     counts = [next(runs) for _ in range(warm_up)]
     gc.collect()
