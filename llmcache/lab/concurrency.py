@@ -69,7 +69,11 @@ def _point_metadata_at(mode: str) -> None:
 
 
 def warm_up() -> None:
-    """Import the SDK and build once, so scenarios time constructions, not the ~1 s import."""
+    """Import the SDK and build once, so scenarios time constructions, not the ~1 s import
+    (google-auth's metadata and requests transport too: the probing build uses them)."""
+    from google.auth.compute_engine import _metadata  # noqa: F401
+    from google.auth.transport.requests import Request  # noqa: F401
+
     real_construct()
 
 
