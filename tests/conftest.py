@@ -77,6 +77,22 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) 
         time.sleep(0.001)
 
 
+def sync_callers(cache: Any, count: int, *args: Any) -> tuple[list[threading.Thread], list[Any]]:
+    """``count`` threads calling ``cache.get(*args)``; each appends its model or its error."""
+    outcomes: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcomes.append(cache.get(*args))
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=call, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return threads, outcomes
+
+
 class CountingFactory:
     """A provider factory that counts its calls, can block, fail, or wait for a gate."""
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import CountingFactory, wait_until
+from conftest import CountingFactory, sync_callers, wait_until
 
 import llmcache
 from llmcache import ModelCache
@@ -59,17 +59,7 @@ def test_sync_get_gives_up_with_build_timeout_error(gate: threading.Event) -> No
 def test_every_sync_waiter_gives_up(gate: threading.Event) -> None:
     factory = CountingFactory(gate=gate)
     cache = ModelCache({"fake": factory}, build_timeout=LIMIT)
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            cache.get("m", "fake")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
+    threads, errors = sync_callers(cache, 4, "m", "fake")
     for t in threads:
         t.join(5.0)
 

@@ -7,7 +7,7 @@ import asyncio
 import threading
 
 import pytest
-from conftest import CountingFactory, wait_until
+from conftest import CountingFactory, sync_callers, wait_until
 
 import llmcache
 from llmcache import ModelCache
@@ -52,17 +52,7 @@ def test_factory_errors_reach_sync_callers_unchanged() -> None:
     gate = threading.Event()
     original = SDKError("quota exceeded")
     cache = ModelCache({"fake": CountingFactory(gate=gate, fail=original)})
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            cache.get("m", "fake")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, daemon=True) for _ in range(3)]
-    for t in threads:
-        t.start()
+    threads, errors = sync_callers(cache, 3, "m", "fake")
     wait_until(lambda: cache.stats().misses == 3, "3 callers")
     gate.set()
     for t in threads:

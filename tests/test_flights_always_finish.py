@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import CountingFactory, wait_until
+from conftest import CountingFactory, sync_callers, wait_until
 
 import llmcache
 from llmcache import ModelCache
@@ -19,24 +19,6 @@ from llmcache import ModelCache
 pytestmark = pytest.mark.timeout(30)
 
 ANSWER_WITHIN = 5.0  # seconds a waiter may take before the test calls it hung
-
-
-def _sync_callers(
-    cache: ModelCache, count: int, *args: Any
-) -> tuple[list[threading.Thread], list[Any]]:
-    """``count`` threads calling ``cache.get(*args)``; each appends its model or its error."""
-    outcomes: list[Any] = []
-
-    def call() -> None:
-        try:
-            outcomes.append(cache.get(*args))
-        except BaseException as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=call, daemon=True) for _ in range(count)]
-    for t in threads:
-        t.start()
-    return threads, outcomes
 
 
 def _join_all(threads: list[threading.Thread]) -> None:
@@ -124,7 +106,7 @@ def test_exit_from_a_factory_reaches_sync_waiters_wrapped(original: BaseExceptio
     gate = threading.Event()
     cache = ModelCache({"bad": CountingFactory(gate=gate, fail=original)})
 
-    threads, outcomes = _sync_callers(cache, 3, "m", "bad")
+    threads, outcomes = sync_callers(cache, 3, "m", "bad")
     wait_until(lambda: cache.stats().misses == 3, "3 waiters")
     gate.set()
     _join_all(threads)
@@ -176,7 +158,7 @@ def test_raising_logging_leaves_no_sync_waiter_hanging(fails: bool) -> None:
     factory = CountingFactory(gate=gate, fail=OSError("down") if fails else None)
     cache = ModelCache({"fake": factory})
 
-    threads, outcomes = _sync_callers(cache, 4, "m", "fake")
+    threads, outcomes = sync_callers(cache, 4, "m", "fake")
     wait_until(lambda: cache.stats().misses == 4, "4 waiters")
     gate.set()
     _join_all(threads)
