@@ -7,7 +7,9 @@ JSON in ``REPORT_DIR/data`` through :mod:`llmcache.lab.tables`; nothing is typed
 from __future__ import annotations
 
 import argparse
+import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,19 @@ def _s(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def headline(data: Path) -> str:
-    """The findings table: first request by SDK and auth, the cache designs, SDK costs."""
+def _rows(data: Path, experiment: str) -> list[dict[str, Any]]:
+    """An experiment's derived table, or no rows when this run did not measure it."""
+    if not (data / f"{experiment}.json").exists():
+        return []
+    return tables.TABLES[experiment](tables.load(data, experiment))
+
+
+def headline(data: Path, figures: str | None = None) -> str:
+    """The findings: sentences, then a table per experiment (the uvicorn app server first).
+
+    ``figures`` is the figures folder as a link from the Markdown file that shows the headline;
+    the app server's plot is embedded when it exists.
+    """
     auth = {(r["venv"], r["auth_env"]): r for r in tables.auth_table(tables.load(data, "auth"))}
     app = {
         (r["venv"], r["auth_env"], r["design"]): r
@@ -43,10 +56,15 @@ def headline(data: Path) -> str:
         "loopback fakes; their answer delay is a **simulated model latency**; everything else is "
         "measured.",
         "",
-        *_in_short(auth, app, sdk, meta["profile_settings"]["app_concurrency"]),
+        *_in_short(data, auth, app, sdk, meta["profile_settings"]["app_concurrency"]),
+        *_throughput_sentence(data),
+        *_first_call_sentence(data),
+        *_loops_sentence(data),
         *_hit_cost_sentence(data),
+        *_app_server_section(data, figures),
         "",
-        "**First request (construction + first `ainvoke`, seconds, simulated latency 0)**",
+        "**First request in one fresh process (construction + first `ainvoke`, seconds, "
+        "simulated latency 0)**",
         "",
         "| auth environment | 3.2.0 (gRPC) | 4.x (REST) | outcome |",
         "|---|---|---|---|",
@@ -71,8 +89,8 @@ def headline(data: Path) -> str:
     concurrency = meta["profile_settings"]["app_concurrency"]
     lines += [
         "",
-        f"**{concurrency} concurrent first requests, API key, simulated model latency "
-        f"{latency:g} s**",
+        f"**In one process (the controlled variant): {concurrency} concurrent first requests, "
+        f"API key, simulated model latency {latency:g} s**",
         "",
         "| SDK | design | slowest request (s) | constructions | loop worst gap (s) |",
         "|---|---|---|---|---|",
@@ -83,6 +101,9 @@ def headline(data: Path) -> str:
                 f"| {venv} | {design} | {_s(row['first_request_max_s'])} | "
                 f"{_s(row['constructions'], 0)} | {_s(row['loop_worst_gap_s'], 3)} |"
             )
+    lines += _throughput_section(data)
+    lines += _first_call_section(data)
+    lines += _loops_section(data)
     lines += [
         "",
         "**SDK costs (fresh process, medians)**",
@@ -99,13 +120,15 @@ def headline(data: Path) -> str:
 
 
 def _in_short(
+    data: Path,
     auth: dict[tuple[str, str], Any],
     app: dict[tuple[str, str, str], Any],
     sdk: dict[str, Any],
     concurrency: int,
 ) -> list[str]:
     """The findings as sentences, every number read from the tables."""
-    lines = ["In short:", ""]
+    served, served_without_key = _app_server_sentences(data)
+    lines = ["In short:", "", *served]
     try:
         hole = [auth[(v, "adc-blackhole")]["first_request_s"] for v in ("lcgg-3.2.0", "lcgg-4.x")]
         key = [auth[(v, "api-key")]["first_request_s"] for v in ("lcgg-3.2.0", "lcgg-4.x")]
@@ -144,6 +167,7 @@ def _in_short(
                 f"{separate['first_request_max_s']:.1f} s with no cache (a client per request). "
                 "All of them fail either way: give the SDK credentials."
             )
+        lines += served_without_key
         lines.append(
             f"- Building a 4.x model costs {sdk['lcgg-4.x']['construct_1_ms']:.0f} ms "
             f"(3.x: {sdk['lcgg-3.2.0']['construct_1_ms']:.0f} ms); importing it "
@@ -153,6 +177,267 @@ def _in_short(
         )
     except KeyError as missing:
         lines.append(f"- (a summary needs the measurement {missing}, absent from this run)")
+    return lines
+
+
+APP_SERVER_FIGURE = "01_first_request_as_a_user_sees_it"
+WARMED = "llmcache-warmed"
+
+
+def _clients(row: dict[str, Any]) -> int:
+    return round(row["requests"] / row["runs"]) if row["runs"] else 0
+
+
+def _app_server_sentences(data: Path) -> tuple[list[str], list[str]]:
+    """The uvicorn app server: the warmed app against the designs that build at the first
+    request; and without credentials, one shared client against a client per request."""
+    rows = _rows(data, "app_server")
+    key = [r for r in rows if r["auth_env"] == "api-key"]
+    warmed = sorted((r for r in key if r["design"] == WARMED), key=lambda r: r["workers"])
+    others = [r for r in key if r["design"] != WARMED]
+    if not warmed or not others:
+        return [], []
+    slow = max(others, key=lambda r: r["first_response_max_s"] or 0)
+    frozen = max(others, key=lambda r: r["loop_worst_gap_s"] or 0)
+    per_workers = " and ".join(
+        f"{r['first_response_max_s']:.2f} s with {_workers(r['workers'])} (port open after "
+        f"{r['accept_s']:.1f} s)"
+        for r in warmed
+    )
+    first = [
+        f"- As a user sees it (uvicorn serving the FastAPI app `examples/app.py`, "
+        f"{_clients(warmed[0])} HTTP clients sending their first requests the moment the port "
+        f"accepts, API key): warmed in the lifespan, the slowest first response takes "
+        f"{per_workers}, and no worker's loop stalls more than "
+        f"{max(r['loop_worst_gap_s'] for r in warmed) * 1e3:.0f} ms while serving. Built at the "
+        f"first request, it takes up to {slow['first_response_max_s']:.2f} s ({slow['design']}, "
+        f"{_workers(slow['workers'])}), and the loop stalls up to "
+        f"{frozen['loop_worst_gap_s'] * 1e3:.0f} ms ({frozen['design']}, "
+        f"{_workers(frozen['workers'])})."
+    ]
+    refuse = {r["design"]: r for r in rows if r["auth_env"] != "api-key" and r["workers"] == 1}
+    shared, separate = refuse.get(WARMED), refuse.get("no-cache")
+    if not (shared and separate):
+        return first, []
+    verdict = (
+        "slower"
+        if shared["first_response_max_s"] > separate["first_response_max_s"]
+        else "not slower"
+    )
+    return first, [
+        f"- Served by uvicorn without credentials ({shared['auth_env']}, 1 worker), the warmed "
+        f"app's one shared client is {verdict} too: its slowest first response takes "
+        f"{shared['first_response_max_s']:.1f} s against {separate['first_response_max_s']:.1f} s "
+        f"with a client per request ({shared['failed_requests']} of {shared['requests']} and "
+        f"{separate['failed_requests']} of {separate['requests']} requests failed)."
+    ]
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker{'s' if n != 1 else ''}"
+
+
+def _app_server_section(data: Path, figures: str | None) -> list[str]:
+    """The headline table: the first requests to a uvicorn app, timed by its HTTP clients."""
+    rows = _rows(data, "app_server")
+    if not rows:
+        return []
+    latency = rows[0]["simulated_model_latency_s"]
+    lines = [
+        "",
+        f"**First request as a user sees it: uvicorn serving `examples/app.py`, "
+        f"{_clients(rows[0])} HTTP clients at once, simulated model latency {latency:g} s "
+        f"(medians of runs; seconds from launch or from sending)**",
+        "",
+        "| auth environment | workers | design | port accepts after (s) | slowest first "
+        "response (s) | loop worst gap while serving (ms) | models built before / after the "
+        "port opened | failed requests |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        failed = f"{r['failed_requests']} of {r['requests']}"
+        if r["error"]:
+            failed += f" ({r['error']})"
+        gap = None if r["loop_worst_gap_s"] is None else r["loop_worst_gap_s"] * 1e3
+        lines.append(
+            f"| {r['auth_env']} | {r['workers']} | {r['design']} | {_s(r['accept_s'])} | "
+            f"{_s(r['first_response_max_s'])} | {_s(gap, 0)} | "
+            f"{_s(r['constructions_startup'], 0)} / {_s(r['constructions_serving'], 0)} | "
+            f"{failed} |"
+        )
+    if figures is not None and (data.parent / "figures" / f"{APP_SERVER_FIGURE}.png").exists():
+        lines += [
+            "",
+            f"![First request as a user sees it]({figures}/{APP_SERVER_FIGURE}.png)",
+        ]
+    return lines
+
+
+def _throughput_sentence(data: Path) -> list[str]:
+    """Requests per second of each SDK beside the capacity of the fake it talked to."""
+    rows = _rows(data, "throughput")
+    capacity = (
+        tables.fake_capacity_table(tables.load(data, "throughput"))
+        if (data / "throughput.json").exists()
+        else []
+    )
+    ratios = [r["capacity_over_sdk"] for r in rows if r["capacity_over_sdk"] is not None]
+    if not rows or not capacity or not ratios:
+        return []
+    rates = ", ".join(f"{r['venv']} {r['requests_per_s']:.0f}" for r in rows)
+    fakes = ", ".join(
+        f"the {c['fake']} fake {c['requests_per_s']:.0f} req/s ({c['client']})" for c in capacity
+    )
+    return [
+        f"- Throughput at concurrency {rows[0]['concurrency']} against the loopback fakes "
+        f"(zero simulated latency), requests per second: {rates}. In the same run a raw "
+        f"client with no SDK got {fakes}: {min(ratios):.1f}x or more the rate of each SDK "
+        "measured against it, so the gaps between SDKs are the SDKs' own."
+    ]
+
+
+def _throughput_section(data: Path) -> list[str]:
+    rows = _rows(data, "throughput")
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"**Throughput at concurrency {rows[0]['concurrency']}, zero simulated latency, beside "
+        "each fake's capacity (a raw client with no SDK, same run)**",
+        "",
+        "| SDK | requests/s | p50 (ms) | p99 (ms) | errors | its fake | fake's capacity "
+        "(requests/s) | capacity / SDK |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['configuration']} | {_s(r['requests_per_s'], 0)} | {_s(r['p50_ms'], 0)} | "
+            f"{_s(r['p99_ms'], 0)} | {r['errors']} | {r.get('fake') or '-'} | "
+            f"{_s(r.get('fake_capacity_per_s'), 0)} | {_times(r.get('capacity_over_sdk'))} |"
+        )
+    return lines
+
+
+def _times(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.1f}x"
+
+
+def _first_call_pairs(data: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    rows = _rows(data, "first_call")
+    by = {(r["venv"], r["prepare"]): r for r in rows}
+    return [
+        (by[(venv, False)], by[(venv, True)])
+        for venv in dict.fromkeys(r["venv"] for r in rows)
+        if (venv, False) in by and (venv, True) in by
+    ]
+
+
+def _first_call_sentence(data: Path) -> list[str]:
+    """The first request after ``warm``: the loop's worst gap against the second request's,
+    without and with the SDK's lazy work pre-paid in the build thread."""
+    pairs = _first_call_pairs(data)
+    if not pairs:
+        return []
+    parts = "; ".join(
+        f"{b['venv']}: {b['first_gap_ms']:.0f} ms against {b['second_gap_ms']:.0f} ms "
+        f"({b['ratio_median']:.1f}x) when the build thread only built the model, "
+        f"{a['first_gap_ms']:.0f} ms against {a['second_gap_ms']:.0f} ms "
+        f"({a['ratio_median']:.1f}x) now that `warm` also pre-pays the SDK's imports and "
+        f"schema builds there ({a['prepare_ms']:.0f} ms off the loop)"
+        for b, a in pairs
+    )
+    return [
+        "- The first request after `warm` did once-per-process SDK work on the event loop. "
+        "The loop's worst gap during the first request against the second (API key, median "
+        f"ratio of {pairs[0][1]['runs']} fresh processes): {parts}."
+    ]
+
+
+def _first_call_section(data: Path) -> list[str]:
+    pairs = _first_call_pairs(data)
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "**First request after `warm`: the loop's worst gap (API key, fresh processes, medians)**",
+        "",
+        "| SDK | SDK work pre-paid in the build thread | processes | 1st request (ms) | "
+        "2nd request (ms) | ratio 1st / 2nd (median, max) | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pair in pairs:
+        for r in pair:
+            lines.append(
+                f"| {r['venv']} | {'yes (`warm` now)' if r['prepare'] else 'no'} | {r['runs']} | "
+                f"{_s(r['first_gap_ms'], 1)} | {_s(r['second_gap_ms'], 1)} | "
+                f"{_times(r['ratio_median'])}, {_times(r['ratio_max'])} | {r['errors']} |"
+            )
+    return lines
+
+
+def _loops_by_design(
+    data: Path,
+) -> tuple[list[str], dict[str, dict[str, list[int]]], set[str]]:
+    """Failed calls and calls per design and SDK configuration, and the SDK configurations whose
+    probe failed as a whole."""
+    rows = _rows(data, "loops")
+    venvs = list(dict.fromkeys(r["venv"] for r in rows))
+    counts: dict[str, dict[str, list[int]]] = {}
+    broken = set()
+    for r in rows:
+        if r["design"] == "(all)":
+            broken.add(r["venv"])
+            continue
+        cell = counts.setdefault(r["design"], {}).setdefault(r["venv"], [0, 0])
+        cell[0] += r["errors"]
+        cell[1] += r["calls"]
+    return venvs, counts, broken
+
+
+def _loops_sentence(data: Path) -> list[str]:
+    venvs, counts, broken = _loops_by_design(data)
+    if not counts:
+        return []
+    patterns = len({r["pattern"] for r in _rows(data, "loops") if r["design"] != "(all)"})
+    parts = "; ".join(
+        f"{design} {sum(c[0] for c in cells.values())} of {sum(c[1] for c in cells.values())}"
+        for design, cells in counts.items()
+    )
+    lost = f" ({len(broken)} SDK probe(s) failed as a whole)" if broken else ""
+    return [
+        f"- Used from every kind of event loop, thread and forked process ({patterns} patterns, "
+        f"{len(venvs)} SDK configurations), the calls that failed, per design: {parts}{lost}."
+    ]
+
+
+def _loops_section(data: Path) -> list[str]:
+    venvs, counts, broken = _loops_by_design(data)
+    if not counts:
+        return []
+    outcomes: dict[str, Counter[str]] = {}
+    for r in _rows(data, "loops"):
+        if r["design"] == "(all)":  # a probe that failed as a whole: its error, no counts
+            continue
+        for part in filter(None, r["outcomes"].split(", ")):
+            kind, _, n = part.rpartition(" ")
+            outcomes.setdefault(r["design"], Counter())[kind] += int(n)
+    lines = [
+        "",
+        "**Every event loop, thread and process: failed calls / calls, per design and SDK "
+        "configuration**",
+        "",
+        f"| design | {' | '.join(venvs)} | exceptions |",
+        "|---|" + "---|" * (len(venvs) + 1),
+    ]
+    for design, cells in counts.items():
+        shown = " | ".join(
+            f"{cells[v][0]} / {cells[v][1]}"
+            if v in cells
+            else "probe failed" * (v in broken) or "-"
+            for v in venvs
+        )
+        raised = ", ".join(f"{k} {n}" for k, n in outcomes.get(design, Counter()).most_common())
+        lines.append(f"| {design} | {shown} | {raised or 'none'} |")
     return lines
 
 
@@ -200,7 +485,7 @@ Generated by `make report` from the raw data in `data/` (never edited by hand). 
 
 ## Headline
 
-{headline(data)}
+{headline(data, figures="figures")}
 
 ## Pages (no code)
 
@@ -219,12 +504,17 @@ Generated by `make report` from the raw data in `data/` (never edited by hand). 
     return path
 
 
+def figures_link(readme: Path, report_dir: Path) -> str:
+    """The report's figures folder as a link from ``readme``."""
+    return Path(os.path.relpath(report_dir / "figures", readme.parent)).as_posix()
+
+
 def update_readme(readme: Path, report_dir: Path) -> None:
     """Replace the findings block of the project README with the report's headline."""
     text = readme.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{readme} lacks the {START} ... {END} markers")
-    block = f"{START}\n{headline(report_dir / 'data')}\n{END}"
+    block = f"{START}\n{headline(report_dir / 'data', figures_link(readme, report_dir))}\n{END}"
     readme.write_text(
         re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     )
