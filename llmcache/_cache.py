@@ -58,6 +58,15 @@ from ._langchain import (
 )
 from ._providers import BUILTIN_PROVIDERS, Factory, Provider, infer_provider
 
+# The hit path in C (ModelCache.get, llmcache.get_model), compiled at install time where a C
+# compiler is; else pure Python: the same answers, a slower hit.
+_CHitPath: Any = None
+_CCallDefault: Any = None
+if not os.environ.get("LLMCACHE_NO_EXTENSIONS"):
+    with contextlib.suppress(ImportError):
+        from ._hitpath import CallDefault as _CCallDefault  # noqa: F401  # for get_model
+        from ._hitpath import HitPath as _CHitPath
+
 __all__ = ["CacheStats", "ModelCache", "ModelSpec", "WarmSpec"]
 
 logger = logging.getLogger("llmcache")
@@ -245,6 +254,10 @@ class ModelCache:
             self.register_provider(name, factory)
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
+        if _CHitPath is not None:  # shadows the method: the same logic, the hit in C
+            self.__dict__["get"] = _CHitPath(
+                self._memo, self._memo_no_kwargs, self._after_memo, self.get
+            )
 
     def configure(
         self,
@@ -351,19 +364,38 @@ class ModelCache:
 
     def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """The model for this configuration, building it once if needed (blocks meanwhile)."""
+        # Where the C hit path is compiled, an instance's ``get`` is that: the same lookup in
+        # C, then :meth:`_after_memo` for everything but a plain hit.
         try:
             entry = (
                 self._memo(model_name, provider, **kwargs)
                 if kwargs
                 else self._memo_no_kwargs(model_name, provider)
             )
-        except _Unmemoized as miss:
-            flight, model = miss.args
-        except TypeError:  # an unhashable argument: only the full key can compare it
+        except Exception as error:
+            return self._after_memo(None, error, model_name, provider, **kwargs)
+        if entry.memoizable:  # the memo counted this hit
+            return entry.model
+        return self._after_memo(entry, None, model_name, provider, **kwargs)
+
+    def _after_memo(
+        self,
+        found: _Entry | None,
+        error: Exception | None,
+        /,
+        model_name: str,
+        provider: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """:meth:`get` after the memo answered with an entry dropped since (``found``) or
+        raised ``error``: a miss, an unhashable argument, or the caller's mistake."""
+        if isinstance(error, _Unmemoized):
+            flight, model = error.args
+        elif isinstance(error, TypeError):  # an unhashable argument: only the full key compares it
             flight, model = self._join(model_name, provider, kwargs)
-        else:
-            if entry.memoizable:  # the memo counted this hit
-                return entry.model
+        elif error is not None:
+            raise error
+        else:  # the memo counted a hit for an entry dropped since
             flight, model = self._join(model_name, provider, kwargs, memo_hit=True)
         if flight is None:
             return model
