@@ -26,7 +26,10 @@ def test_every_design_is_measured_in_both_cases_and_rated_against_its_baseline()
         "alru_cache (async-lru)",
         "llmcache sync",
         "llmcache async",
+        "get_model",
+        "get_model_async",
     }
+    assert {row["hit_path"] for row in rows.values()} == {hitcost.hit_path()} == {"C"}
     assert all(row["ns_no_kwargs"] > 0 and row["ns_4_kwargs"] > 0 for row in rows.values())
     assert {row["repeats"] for row in rows.values()} == {2}
     assert rows["llmcache sync"]["baseline"] == "functools.cache"
@@ -35,6 +38,8 @@ def test_every_design_is_measured_in_both_cases_and_rated_against_its_baseline()
         for api, baseline in (
             ("llmcache sync", "functools.cache"),
             ("llmcache async", "asyncio.Lock"),
+            ("get_model", "functools.cache"),
+            ("get_model_async", "asyncio.Lock"),
         ):
             expected = rows[api][f"ns_{case}"] / rows[baseline][f"ns_{case}"]
             assert rows[api][f"x_baseline_{case}"] == pytest.approx(expected)
@@ -74,10 +79,11 @@ def test_the_report_states_the_hit_costs_the_data_gives(tmp_path: Path) -> None:
     rows = {r["design"]: r for r in tables.hit_cost_table(tables.load(tmp_path, "hit_cost"))}
 
     (sentence,) = report._hit_cost_sentence(tmp_path)
-    for api in ("llmcache sync", "llmcache async", "functools.cache", "asyncio.Lock"):
+    for api in ("get_model", "get_model_async", "functools.cache", "asyncio.Lock"):
         assert f"{rows[api]['ns_4_kwargs'] / 1e3:.2f} us" in sentence
         assert f"{rows[api]['ns_no_kwargs'] / 1e3:.2f} us" in sentence
-    assert f"({rows['llmcache sync']['x_baseline_4_kwargs']:.1f}x)" in sentence
+    assert f"({rows['get_model']['x_baseline_4_kwargs']:.1f}x)" in sentence
+    assert "compiled hit path" in sentence
 
     old = {"runs": [{"labels": {}, "result": {"llmcache get_model": [1000.0]}}]}
     (tmp_path / "hit_cost.json").write_text(json.dumps(old))  # made before the kwargs case

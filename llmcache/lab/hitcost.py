@@ -20,7 +20,7 @@ from typing import Any
 from . import baselines, designs
 from .measure import ans_per_call, ns_per_call
 
-__all__ = ["BASELINES", "KWARGS_CASES", "measure_hit_costs"]
+__all__ = ["BASELINES", "KWARGS_CASES", "hit_path", "measure_hit_costs"]
 
 MODEL_NAME, PROVIDER = "gemini-2.0-flash", "bench"
 
@@ -44,27 +44,50 @@ def measure_hit_costs(number: int = 100_000, repeat: int = 5) -> dict[str, Any]:
     """ns per hit of each design's APIs (``NAME sync``/``NAME async`` when it has both) in each
     case: ``{"cases": {case: {api: [ns per run] * repeat}}, "kinds": {api: "sync"|"async"},
     "baselines": BASELINES, "kwargs": {case: [names]}}``."""
+    import llmcache
+
     model = object()
+
+    def construct(_name: str, **_kwargs: Any) -> Any:
+        return model
+
     apis: list[tuple[str, str, Callable[..., Any]]] = []
     for name in designs.names(designs.HIT_COST):
-        bound = designs.bind(name, lambda _name, **_kwargs: model, PROVIDER)
+        bound = designs.bind(name, construct, PROVIDER)
         both = bound.get is not None and bound.aget is not None
         if bound.get is not None:
             apis.append((f"{name} sync" if both else name, "sync", bound.get))
         if bound.aget is not None:
             apis.append((f"{name} async" if both else name, "async", bound.aget))
+    # The module-level API an app calls, on a fresh process-wide cache for the bench.
+    apis.append(("get_model", "sync", functools.partial(llmcache.get_model, provider=PROVIDER)))
+    aget = functools.partial(llmcache.get_model_async, provider=PROVIDER)
+    apis.append(("get_model_async", "async", aget))
     cases: dict[str, dict[str, list[float]]] = {case: {} for case in KWARGS_CASES}
-    with warnings.catch_warnings():
-        # async-lru clears itself (and says so) in each new loop: the warm-up call refills it
-        warnings.filterwarnings("ignore", message="alru_cache detected event loop change")
-        _measure(apis, cases, number, repeat)
+    previous = llmcache.default_cache
+    llmcache.default_cache = llmcache.ModelCache({PROVIDER: construct})
+    try:
+        with warnings.catch_warnings():
+            # async-lru clears itself (and says so) in each new loop: the warm-up call refills it
+            warnings.filterwarnings("ignore", message="alru_cache detected event loop change")
+            _measure(apis, cases, number, repeat)
+    finally:
+        llmcache.default_cache = previous
     baselines.reset()
     return {
         "cases": cases,
         "kinds": {label: kind for label, kind, _ in apis},
         "baselines": BASELINES,
         "kwargs": {case: sorted(kwargs) for case, kwargs in KWARGS_CASES.items()},
+        "hit_path": hit_path(),
     }
+
+
+def hit_path() -> str:
+    """``"C"`` when llmcache's hit path is the compiled extension, else ``"Python"``."""
+    import llmcache
+
+    return "C" if type(llmcache.ModelCache().get).__name__ == "HitPath" else "Python"
 
 
 def _measure(

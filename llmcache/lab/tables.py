@@ -295,6 +295,7 @@ def hit_cost_table(data: dict[str, Any]) -> list[Row]:
                 row[f"ns_{tag}"] = ns
                 row[f"x_baseline_{tag}"] = ns / reference if ns and reference else None
             row["repeats"] = len(cases[next(iter(cases))][api])
+            row["hit_path"] = result.get("hit_path")  # llmcache's: "C" or "Python"
             rows.append(row)
     return rows
 
