@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow notebooks report lab lint typecheck pytest lab-venvs lab-quick lab-full clean
+.PHONY: setup test test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The suite in two halves of about equal time, side by side: most of it is child processes (SDK
+# probes, fakes) and waits, so two cores run both at once. Each half is a plain pytest run.
+PYTEST_A := $(wildcard tests/test_lab_*.py) tests/test_close.py tests/test_loops.py
+PYTEST_B := $(filter-out $(PYTEST_A),$(wildcard tests/test_*.py))
 pytest: $(STAMP)
-	$(PY) -m pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-a pytest-b
+pytest-a: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_A)
+pytest-b: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_B)
 
 # Every notebook executed by nbval on live quick-profile measurements (old live results removed).
 # They are made first, in one lab run for all three notebooks, so that the measurements that

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from llmcache.lab import experiments
+from llmcache.lab import designs, experiments
+from llmcache.lab.loops import DESIGNS as LOOP_DESIGNS
+from llmcache.lab.loops import VENVS as LOOP_VENVS
 
 
 def _lab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,14 +60,17 @@ def test_quick_profile_covers_every_experiment_and_auth_environment() -> None:
     assert {t.experiment for t in tasks} == set(experiments.EXPERIMENTS)
     auth_envs = {t.labels["auth_env"] for t in tasks if t.experiment == "auth"}
     assert auth_envs == set(experiments.AUTH_ENVS)
+    # quick: the designs the notebooks assert on and compare; full: every design
     app_designs = {t.labels["design"] for t in tasks if t.experiment == "app"}
-    assert app_designs == {
-        "no-cache",
-        "functools.cache",
-        "asyncio.Lock",
-        "llmcache",
-        "llmcache-warmed",
-    }
+    assert app_designs == {"no-cache", "llmcache", "llmcache-warmed"}
+    loops = [t for t in tasks if t.experiment == "loops"]
+    assert {t.labels["venv"] for t in loops} == set(LOOP_VENVS)
+    assert all("llmcache" in t.config["designs"] for t in loops)
+    full = experiments.plan(experiments.PROFILES["full"])
+    assert {t.labels["design"] for t in full if t.experiment == "app"} == set(
+        designs.names(designs.APP)
+    )
+    assert all(t.config["designs"] == list(LOOP_DESIGNS) for t in full if t.experiment == "loops")
 
 
 def test_negative_latency_is_a_usage_error(tmp_path: Path) -> None:

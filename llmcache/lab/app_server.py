@@ -120,6 +120,8 @@ def tasks(profile: Profile) -> list[Task]:
                             {**labels, "run": run},
                             config=config,
                             bench=functools.partial(run_isolated, config),
+                            # without a key every request waits out metadata backoff
+                            waits=adc,
                         )
                     )
     return found
