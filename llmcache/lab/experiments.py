@@ -49,7 +49,13 @@ AUTH_ENVS: dict[str, dict[str, Any]] = {
 metadata server answers each request after 0.5 s, a lab setting, not a measured GCE figure."""
 
 WAITING_AUTH_ENVS = frozenset(
-    {"adc-blackhole", "adc-refuse", "adc-slow-valid", "adc-blackhole NO_GCE_CHECK=True"}
+    {
+        "adc-blackhole",
+        "adc-refuse",
+        "adc-slow-valid",
+        "adc-blackhole NO_GCE_CHECK=True",
+        "adc-blackhole timeout=1 retries=1",
+    }
 )
 """Auth environments whose first request is seconds of metadata timeouts and backoff: their
 ``auth`` measurements may overlap (:attr:`Task.waits`). The fast ones, whose small figures the
@@ -76,6 +82,8 @@ class Profile:
     """SDK venvs of the ``first_call`` experiment."""
     loops_rounds: int = 1
     """Times each pattern of the ``loops`` experiment runs, per SDK and design."""
+    sdk_venvs: tuple[str, ...] | None = None
+    """SDK venvs of the ``sdk`` experiment; None: the whole matrix."""
     app_designs: tuple[str, ...] | None = None
     """Designs of the in-process ``app`` experiment; None: every design of the registry."""
     loops_designs: tuple[str, ...] | None = None
@@ -97,7 +105,8 @@ PROFILES = {
         throughput_concurrency=50,
         hit_number=50_000,
         first_call_venvs=("lcgg-4.x",),
-        # what the notebooks assert and compare; the full profile measures every design
+        # what the notebooks assert and compare; the full profile measures every venv and design
+        sdk_venvs=("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-nobytecode", "openai"),
         app_designs=("no-cache", "llmcache", "llmcache-warmed"),
         loops_designs=("llmcache",),
         parallel_waits=4,
@@ -147,6 +156,7 @@ def _sdk_tasks(profile: Profile) -> list[Task]:
         )
         for run in range(profile.sdk_runs)
         for spec in MATRIX
+        if profile.sdk_venvs is None or spec.name in profile.sdk_venvs
     ]
 
 
