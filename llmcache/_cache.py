@@ -254,7 +254,8 @@ class ModelCache:
             self.register_provider(name, factory)
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
-        if _CHitPath is not None:  # shadows the method: the same logic, the hit in C
+        # Shadows the method with the same logic, the hit in C (not a subclass's own get).
+        if _CHitPath is not None and type(self).get is ModelCache.get:
             self.__dict__["get"] = _CHitPath(
                 self._memo, self._memo_no_kwargs, self._after_memo, self.get
             )

@@ -164,6 +164,19 @@ def test_the_c_hit_path_shows_the_methods_signature_and_doc() -> None:
     assert cache.get.__wrapped__.__doc__ == llmcache.ModelCache.get.__doc__
 
 
+def test_a_subclass_that_overrides_get_keeps_its_own() -> None:
+    seen: list[str] = []
+
+    class Logged(llmcache.ModelCache):
+        def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
+            seen.append(model_name)
+            return super().get(model_name, provider, **kwargs)
+
+    cache = Logged({"p": Factory()})
+    assert cache.get("m", "p") is cache.get("m", "p")
+    assert seen == ["m", "m"]
+
+
 def test_get_model_calls_whichever_process_wide_cache_is_installed() -> None:
     assert type(llmcache.get_model).__name__ == "CallDefault"  # compiled here
     original = llmcache.default_cache
