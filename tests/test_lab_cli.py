@@ -61,15 +61,17 @@ def test_quick_profile_covers_every_experiment_and_auth_environment() -> None:
     auth_envs = {t.labels["auth_env"] for t in tasks if t.experiment == "auth"}
     assert auth_envs == set(experiments.AUTH_ENVS)
     # quick: the designs the notebooks assert on and compare; full: every design
-    app_designs = {t.labels["design"] for t in tasks if t.experiment == "app"}
-    assert app_designs == {"no-cache", "llmcache", "llmcache-warmed"}
+    for app in ("app", "app_server"):
+        app_designs = {t.labels["design"] for t in tasks if t.experiment == app}
+        assert app_designs == {"no-cache", "llmcache", "llmcache-warmed"}, app
     loops = [t for t in tasks if t.experiment == "loops"]
     assert {t.labels["venv"] for t in loops} == set(LOOP_VENVS)
     assert all("llmcache" in t.config["designs"] for t in loops)
     full = experiments.plan(experiments.PROFILES["full"])
-    assert {t.labels["design"] for t in full if t.experiment == "app"} == set(
-        designs.names(designs.APP)
-    )
+    for app in ("app", "app_server"):
+        assert {t.labels["design"] for t in full if t.experiment == app} == set(
+            designs.names(designs.APP)
+        )
     assert all(t.config["designs"] == list(LOOP_DESIGNS) for t in full if t.experiment == "loops")
 
 

@@ -103,7 +103,7 @@ def tasks(profile: Profile) -> list[Task]:
             if adc and run > 0:
                 continue  # seconds of metadata probes per request: one run shows it
             for workers in sorted({*plan.workers, *plan.adc_workers}):
-                for design in designs.names(designs.APP):
+                for design in profile.app_designs or designs.names(designs.APP):
                     if not plan.wants(design, workers, adc):
                         continue
                     config = {

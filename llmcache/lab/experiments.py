@@ -85,7 +85,8 @@ class Profile:
     sdk_venvs: tuple[str, ...] | None = None
     """SDK venvs of the ``sdk`` experiment; None: the whole matrix."""
     app_designs: tuple[str, ...] | None = None
-    """Designs of the in-process ``app`` experiment; None: every design of the registry."""
+    """Designs of the ``app`` and ``app_server`` experiments; None: every design of the
+    registry."""
     loops_designs: tuple[str, ...] | None = None
     """Designs of the ``loops`` experiment; None: every one of :data:`loops.DESIGNS`."""
     parallel_waits: int = 1
