@@ -40,12 +40,11 @@ def test_quick_profile_runs_both_worker_counts_and_fewer_designs_without_a_key()
     labels = [t.labels for t in planned]
 
     assert {(x["workers"]) for x in labels if x["auth_env"] == "api-key"} == {1, 2}
-    assert {x["design"] for x in labels if x["auth_env"] == "api-key"} >= {
+    # the designs the notebook's claims compare (the full profile runs every design)
+    assert {x["design"] for x in labels if x["auth_env"] == "api-key"} == {
         "llmcache-warmed",
         "llmcache",
         "no-cache",
-        "functools.cache",
-        "asyncio.Lock",
     }
     assert {x["design"] for x in labels if x["auth_env"] == "adc-refuse"} == {
         "no-cache",
