@@ -38,7 +38,7 @@ def test_run_writes_raw_results_with_machine_metadata_and_a_summary(tmp_path: Pa
     cases = run["result"]["cases"]  # each design's APIs: tests/test_lab_hitcost.py
     assert set(cases) == {"no kwargs", "4 kwargs"}
     assert set(cases["4 kwargs"]) == set(cases["no kwargs"]) and len(cases["no kwargs"]) == 8
-    assert all(len(v) == 5 and min(v) > 0 for apis in cases.values() for v in apis.values())
+    assert all(len(v) == 9 and min(v) > 0 for apis in cases.values() for v in apis.values())
     assert "## hit_cost" in done.stdout
     assert "SIMULATED model latency" in done.stdout
     assert "1/1" in done.stderr  # progress

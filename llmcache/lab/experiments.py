@@ -237,7 +237,7 @@ def _hit_cost_tasks(profile: Profile) -> list[Task]:
         Task(
             "hit_cost",
             {"number": profile.hit_number},
-            bench=lambda: measure_hit_costs(number=profile.hit_number, repeat=5),
+            bench=lambda: measure_hit_costs(number=profile.hit_number, repeat=9),
         )
     ]
 
