@@ -390,14 +390,7 @@ class ModelCache:
     ) -> Any:
         """:meth:`get` after the memo answered with an entry dropped since (``found``) or
         raised ``error``: a miss, an unhashable argument, or the caller's mistake."""
-        if isinstance(error, _Unmemoized):
-            flight, model = error.args
-        elif isinstance(error, TypeError):  # an unhashable argument: only the full key compares it
-            flight, model = self._join(model_name, provider, kwargs)
-        elif error is not None:
-            raise error
-        else:  # the memo counted a hit for an entry dropped since
-            flight, model = self._join(model_name, provider, kwargs, memo_hit=True)
+        flight, model = self._join_after_memo(error, model_name, provider, kwargs)
         if flight is None:
             return model
         if _running_loop() is not None:
@@ -408,6 +401,21 @@ class ModelCache:
                 flight.key,
             )
         return self._wait(flight)
+
+    def _join_after_memo(
+        self, error: Exception | None, model_name: Any, provider: Any, kwargs: Mapping[str, Any]
+    ) -> tuple[_Flight | None, Any]:
+        """What :meth:`_join` answers once the memo raised ``error`` (None: it returned an
+        entry dropped since it was memoised)."""
+        if isinstance(error, _Unmemoized):  # _fill_memo already joined
+            flight, model = error.args
+            return flight, model
+        if isinstance(error, TypeError):  # an unhashable argument: only the full key compares it
+            return self._join(model_name, provider, kwargs)
+        if error is not None:
+            raise error
+        # the memo counted a hit for an entry dropped since
+        return self._join(model_name, provider, kwargs, memo_hit=True)
 
     async def aget(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """Like :meth:`get`, but waits without blocking the event loop.
@@ -423,14 +431,12 @@ class ModelCache:
                 if kwargs
                 else self._memo_no_kwargs(model_name, provider)
             )
-        except _Unmemoized as miss:
-            flight, model = miss.args
-        except TypeError:  # an unhashable argument: only the full key can compare it
-            flight, model = self._join(model_name, provider, kwargs)
+        except Exception as error:
+            flight, model = self._join_after_memo(error, model_name, provider, kwargs)
         else:
             if entry.memoizable:  # the memo counted this hit
                 return entry.model
-            flight, model = self._join(model_name, provider, kwargs, memo_hit=True)
+            flight, model = self._join_after_memo(None, model_name, provider, kwargs)
         if flight is None:
             return model
         return await self._await(flight)

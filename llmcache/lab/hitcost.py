@@ -85,9 +85,9 @@ def measure_hit_costs(number: int = 100_000, repeat: int = 5) -> dict[str, Any]:
 
 def hit_path() -> str:
     """``"C"`` when llmcache's hit path is the compiled extension, else ``"Python"``."""
-    import llmcache
+    from llmcache import _cache
 
-    return "C" if type(llmcache.ModelCache().get).__name__ == "HitPath" else "Python"
+    return "C" if _cache._CHitPath is not None else "Python"
 
 
 def _measure(

@@ -454,7 +454,10 @@ def _hit_cost_sentence(data: Path) -> list[str]:
         sync_base, aio_base = us[sync["baseline"]], us[aio["baseline"]]
     except (KeyError, TypeError):  # a run made before the kwargs case or the get_model rows
         return []
-    path = {"C": "the compiled hit path", "Python": "the pure-Python hit path (no C compiler)"}
+    path = {  # which hit path was measured, when the data says
+        "C": " Measured with the compiled hit path.",
+        "Python": " Measured with the pure-Python hit path (no C compiler).",
+    }
     return [
         f"- A cache hit with the four kwargs an app passes (`google_api_key`, `temperature`, "
         f"`max_retries`, `timeout`) costs {us['llmcache sync'][0]:.2f} us through "
@@ -468,8 +471,7 @@ def _hit_cost_sentence(data: Path) -> list[str]:
         f"`get_model_async`, which look up the process-wide cache first, cost "
         f"{us['get_model'][0]:.2f} us ({module_sync['x_baseline_4_kwargs']:.1f}x) and "
         f"{us['get_model_async'][0]:.2f} us ({module_aio['x_baseline_4_kwargs']:.1f}x) with "
-        f"the four kwargs. Measured with "
-        f"{path.get(sync.get('hit_path') or '', 'llmcache hit path of that time')}."
+        f"the four kwargs.{path.get(sync.get('hit_path') or '', '')}"
     ]
 
 
