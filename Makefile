@@ -11,8 +11,7 @@ setup: $(STAMP)
 
 # uv (from PyPI) installs in seconds where pip takes minutes; --compile-bytecode so that imports
 # in tests do not pay the no-bytecode penalty (PYTHONDONTWRITEBYTECODE=1 is common).
-# hatch_build.py compiles the C hit path (llmcache/_hitpath.c) in the editable install.
-$(STAMP): pyproject.toml hatch_build.py llmcache/_hitpath.c
+$(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
@@ -27,8 +26,8 @@ test:
 
 # actionlint with the venv's shellcheck (for `run:` scripts), so results match on every machine.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check llmcache tests examples hatch_build.py
-	$(VENV)/bin/ruff format --check llmcache tests examples hatch_build.py
+	$(VENV)/bin/ruff check llmcache tests examples
+	$(VENV)/bin/ruff format --check llmcache tests examples
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
 
 typecheck: $(STAMP)

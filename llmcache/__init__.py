@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._cache import CacheStats, ModelCache, ModelSpec, WarmSpec, _CCallDefault
+from ._cache import DEFAULT_BUILD_TIMEOUT, CacheStats, ModelCache, ModelSpec, WarmSpec
 from ._decorator import Cached, cached
 from ._errors import (
     BuildAbortedError,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the types of the built-in providers' models; never imported
     from langchain_openai import ChatOpenAI
 
 __all__ = [
+    "DEFAULT_BUILD_TIMEOUT",
     "BuildAbortedError",
     "BuildStartError",
     "BuildTimeoutError",
@@ -84,10 +85,6 @@ def get_model(model_name: str, provider: str, **kwargs: Any) -> Any: ...
 def get_model(model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
     """The shared chat model for this configuration; built once, blocking until it is ready."""
     return default_cache.get(model_name, provider, **kwargs)
-
-
-if _CCallDefault is not None:  # the same call in C: no Python frame in front of the hit path
-    get_model = _CCallDefault(globals(), "default_cache", "get", get_model)
 
 
 @overload

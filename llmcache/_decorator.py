@@ -7,7 +7,8 @@ event loops, the build in a thread of the cache (never on the loop), failures no
 
 Arguments are bound to the signature with defaults applied, so ``f("x")`` and
 ``f("x", provider="google")`` (when that is the default) are one key. Values are compared the
-way the cache compares kwargs: by value, with secret-named parameters held as salted hashes.
+way the cache compares kwargs: by value and type, with secret-named parameters masked wherever
+the cache shows them. Builds are named by the function's qualified name, never by an argument.
 
 Methods: ``self`` is an argument like any other. Instances with the default ``__eq__`` each
 get their own models; the cache holds a strong reference to every ``self`` it saw until
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import types
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
@@ -69,13 +69,6 @@ class Cached(Generic[P, R]):
         functools.update_wrapper(self, func)
         self._signature = inspect.signature(func)
         self._fast = _FastBinder.of(self._signature)
-        # Raw call -> bound arguments, keyed in C with types (True, 1 and 1.0 differ): a hit
-        # then skips binding. Only calls of plain values are remembered (see _bind_plain).
-        self._bound: Callable[..., tuple[str, Mapping[str, Any]]] = functools.lru_cache(
-            maxsize=None, typed=True
-        )(self._bind_plain)
-        first = next(iter(self._signature.parameters), None)
-        self._first = None if first is None else _key(first)  # its value labels the build
         self._label = getattr(func, "__qualname__", None) or repr(func)
         self._provider = f"{getattr(func, '__module__', None) or '?'}.{self._label}"
         options: dict[str, Any] = {
@@ -100,19 +93,13 @@ class Cached(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The shared result for these arguments; blocks while it is built."""
-        try:
-            name, arguments = self._bound(*args, **kwargs)
-        except (TypeError, _NotPlain):  # unhashable, a container, or a binding error
-            name, arguments = self._bind(args, kwargs)
-        return cast(R, self.cache.get(name, self._provider, **arguments))
+        arguments = self._bind(args, kwargs)
+        return cast(R, self.cache.get(self._label, self._provider, **arguments))
 
     async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The same store, awaited without blocking the event loop."""
-        try:
-            name, arguments = self._bound(*args, **kwargs)
-        except (TypeError, _NotPlain):
-            name, arguments = self._bind(args, kwargs)
-        return cast(R, await self.cache.aget(name, self._provider, **arguments))
+        arguments = self._bind(args, kwargs)
+        return cast(R, await self.cache.aget(self._label, self._provider, **arguments))
 
     def warm(self, calls: Iterable[CallSpec]) -> list[R]:
         """Build the results of several calls concurrently; return them in order.
@@ -159,31 +146,18 @@ class Cached(Generic[P, R]):
 
     # -- internals --------------------------------------------------------------------------
 
-    def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """``(label, arguments)``: the label names the build in logs; arguments are the key.
+    def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments as the cache's kwargs, with defaults applied: the key.
 
-        Arguments go to the cache as its kwargs (flat, so a hit of plain values takes the
-        cache's fast path), the names its own parameters use renamed with a leading ``@``.
+        Flat, so a hit of plain values takes the cache's lock-free path; the names its own
+        parameters use are renamed with a leading ``@``.
         """
         arguments = self._fast.bind(args, kwargs) if self._fast is not None else None
         if arguments is None:  # *args/**kwargs, or a call to reject with Python's own error
             bound = self._signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = {_key(name): value for name, value in bound.arguments.items()}
-        value = arguments.get(self._first) if self._first is not None else None
-        label = value if type(value) is str and value.strip() else self._label
-        return label, arguments
-
-    def _bind_plain(self, *args: Any, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
-        """:meth:`_bind` for the memo: only calls of plain values (inside a container, 1 and
-        True would be one memo entry). The result is read-only: it is shared by later hits."""
-        if not all(type(v) in _PLAIN_TYPES for v in (*args, *kwargs.values())):
-            raise _NotPlain
-        memo: Any = self._bound
-        if memo.cache_info().currsize >= _BOUND_LIMIT:
-            memo.cache_clear()
-        name, arguments = self._bind(args, kwargs)
-        return name, types.MappingProxyType(arguments)
+        return arguments
 
     def _specs(self, calls: Iterable[CallSpec]) -> list[ModelSpec]:
         if isinstance(calls, str | Mapping):
@@ -196,8 +170,7 @@ class Cached(Generic[P, R]):
                 args, kwargs = (), dict(call)
             else:
                 args, kwargs = (call,), {}
-            name, arguments = self._bind(args, kwargs)
-            specs.append(ModelSpec(name, self._provider, arguments))
+            specs.append(ModelSpec(self._label, self._provider, self._bind(args, kwargs)))
         return specs
 
     def _build(self, model_name: str, **arguments: Any) -> R:
@@ -205,14 +178,6 @@ class Cached(Generic[P, R]):
         named = {name.removeprefix("@"): value for name, value in arguments.items()}
         bound = inspect.BoundArguments(self._signature, named)
         return self.__wrapped__(*bound.args, **bound.kwargs)
-
-
-_PLAIN_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
-_BOUND_LIMIT = 4096
-
-
-class _NotPlain(Exception):
-    """A call the binding memo must not remember (raised through it, so it stores nothing)."""
 
 
 def _key(name: str) -> str:

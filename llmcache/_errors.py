@@ -30,12 +30,14 @@ class ProviderNotInstalledError(CacheError, ImportError):
 
 
 class ReentrantBuildError(CacheError, RuntimeError):
-    """A factory asked, directly or through other builds or threads, for a model that waits on
-    it: waiting would never end."""
+    """A factory asked, from its build thread (directly, through ``asyncio.run``, ``warm`` or
+    the builds it started), for the model it is building: waiting would never end."""
 
 
 class BuildTimeoutError(CacheError, TimeoutError):
-    """A waiter gave up after ``build_timeout`` seconds; the build itself goes on."""
+    """A waiter gave up after ``build_timeout`` seconds; the build itself goes on. Also the end
+    of a wait that could never finish (a factory waiting, through another thread, on its own
+    model): the message names the key."""
 
 
 class BuildAbortedError(CacheError):

@@ -1,31 +1,41 @@
-"""Cache keys: provider + model + every kwarg, frozen by value, with secrets reduced to hashes.
+"""Cache keys: provider + model + every kwarg, compared by value and type, shown masked.
 
-The key is what the cache compares and what it may print, so:
+A key holds the values themselves, so building one is cheap enough to do on every hit:
 
-- equal configurations give equal keys and different ones different keys: values are tagged by
-  type (``True``, ``1`` and ``1.0`` differ), NaN equals NaN, and mappings, sequences, sets,
-  dataclasses and pydantic models compare by value; objects with no value semantics (a callback
-  handler, an HTTP client) compare by identity, and the key holds them so an id is never reused;
-- it is safe to show: secrets (values under names such as ``api_key``, ``auth`` or
-  ``default_headers``, or the second item of a pair such as ``("Authorization", ...)``) become
-  a keyed hash whose salt is random per process, a URL's userinfo and secret query values are
-  masked, and arbitrary objects show only their type.
+- equal configurations give equal keys and different ones different keys: every value is tagged
+  with its type (``True``, ``1`` and ``1.0`` are three configurations), NaN equals NaN, and
+  mappings, sequences, sets, dataclasses and pydantic models compare by value; objects with no
+  value semantics (a callback handler, an HTTP client) compare by identity, and the key holds
+  them so an id is never reused;
+- it is safe to show: wherever a key is printed (repr, logs, thread names, errors, stats),
+  values under secret names (``api_key``, ``auth``, ``default_headers``...), the second item of
+  a pair such as ``("Authorization", ...)``, a URL's userinfo and secret query values are masked,
+  and arbitrary objects show only their type. The model holds the key in memory anyway; what
+  must never show it is everything the cache prints.
+
+A key is ``((provider, model_name, names), values, types)``: the kwarg names sorted, and the
+values and their types in that order. Plain values (str, int, float, bool, None, bytes,
+complex) are kept as they are; any other value is replaced by a frozen, hashable form and its
+type slot by :data:`FROZEN`, so a raw non-plain value never equals a frozen one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import math
-import os
 import re
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["CacheKey", "freeze_kwargs", "is_secret_name", "mask_url_credentials"]
+__all__ = [
+    "FROZEN",
+    "PLAIN_TYPES",
+    "CacheKey",
+    "canonical_values",
+    "is_secret_name",
+    "mask_url_credentials",
+]
 
-_SALT = os.urandom(16)
 # Names whose values are credentials: API keys, tokens, passwords, HTTP auth and headers.
 _SECRET_NAME_PARTS = (
     "key",
@@ -43,8 +53,10 @@ _MAX_DEPTH = 32
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 # A query parameter, whose value is masked when its name marks a credential (``?key=...``).
 _QUERY_PARAM = re.compile(r"(?P<name>[?&;][^=&#;\s]*=)[^&#;\s'\"]*")
-# Scalars shown as they are; any other object shows only its type.
-_SHOWN_SCALARS = (bool, int, float, complex)
+MASK = "***"
+
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None), bytes, complex})
+"""Types whose values a key holds as they are: ``==`` within one of them is value equality."""
 
 
 def is_secret_name(name: str) -> bool:
@@ -73,7 +85,7 @@ def _names_a_secret(value: Any) -> bool:
 
 
 class _Tag:
-    """A marker that opens a frozen container, so a frozen list never equals a frozen dict."""
+    """A marker private to keys: no value a caller passes can equal one."""
 
     __slots__ = ("name",)
 
@@ -84,6 +96,8 @@ class _Tag:
         return f"<{self.name}>"
 
 
+FROZEN = _Tag("frozen")
+"""The type slot of a value the key holds in frozen form."""
 _LIST = _Tag("list")
 _TUPLE = _Tag("tuple")
 _DICT = _Tag("dict")
@@ -91,16 +105,6 @@ _SET = _Tag("set")
 _RECORD = _Tag("record")
 _SCALAR = _Tag("scalar")
 _NAN = _Tag("nan")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SecretDigest:
-    """A secret as the key holds it: a salted HMAC of its type and bytes, never reversible."""
-
-    digest: str
-
-    def __repr__(self) -> str:
-        return f"<secret {self.digest[:12]}>"
 
 
 class _Identity:
@@ -119,11 +123,6 @@ class _Identity:
 
     def __repr__(self) -> str:
         return f"<{type(self.value).__qualname__} object>"
-
-
-def _digest(secret: str | bytes) -> SecretDigest:
-    kind, data = (b"s", secret.encode()) if isinstance(secret, str) else (b"b", bytes(secret))
-    return SecretDigest(hmac.new(_SALT, kind + data, hashlib.sha256).hexdigest())
 
 
 def _secret_text(value: Any) -> str | bytes | None:
@@ -146,121 +145,149 @@ def _record_fields(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def _freeze(value: Any, secret: bool, depth: int = 0) -> Any:
-    if value is None or type(value) is str:
-        return _digest(value) if secret and value is not None else value
-    if isinstance(value, str | bytes | bytearray):
-        data = bytes(value) if isinstance(value, bytearray) else value
-        return _digest(data) if secret else (_SCALAR, type(value), data)
+def _freeze(value: Any, depth: int = 0) -> Any:
+    """A hashable form of ``value`` that compares by value and type."""
+    kind = type(value)
+    if kind in PLAIN_TYPES:
+        if kind is float and math.isnan(value):
+            return (_SCALAR, float, _NAN)
+        return (_SCALAR, kind, value)
     if depth > _MAX_DEPTH:
         return _Identity(value)
     plain = _secret_text(value)
     if plain is not None:
-        return _digest(plain)
-    if isinstance(value, float) and math.isnan(value):
-        return (_SCALAR, type(value), _NAN)
+        return _freeze(plain, depth + 1)
     if isinstance(value, Mapping):
-        return (
-            _DICT,
-            frozenset(
-                (
-                    _freeze(k, secret, depth + 1),
-                    _freeze(v, secret or (isinstance(k, str) and is_secret_name(k)), depth + 1),
-                )
-                for k, v in value.items()
-            ),
-        )
+        items = frozenset((_freeze(k, depth + 1), _freeze(v, depth + 1)) for k, v in value.items())
+        return (_DICT, items)
     if isinstance(value, list | tuple):
         tag = _LIST if isinstance(value, list) else _TUPLE
-        if len(value) == 2 and _names_a_secret(value[0]):
-            # A (name, value) pair, such as a header: as secret as its name says.
-            pair = (_freeze(value[0], secret, depth + 1), _freeze(value[1], True, depth + 1))
-            return (tag, type(value), pair)
-        return (tag, type(value), tuple(_freeze(v, secret, depth + 1) for v in value))
+        return (tag, kind, tuple(_freeze(v, depth + 1) for v in value))
     if isinstance(value, Set):
-        return (_SET, frozenset(_freeze(v, secret, depth + 1) for v in value))
+        return (_SET, frozenset(_freeze(v, depth + 1) for v in value))
     fields = _record_fields(value)
     if fields is not None:
-        frozen = tuple(
-            (name, _freeze(v, secret or is_secret_name(name), depth + 1))
-            for name, v in fields.items()
-        )
-        return (_RECORD, type(value), frozen)
+        return (_RECORD, kind, tuple((n, _freeze(v, depth + 1)) for n, v in fields.items()))
+    if isinstance(value, float) and math.isnan(value):
+        return (_SCALAR, kind, _NAN)
     try:
         hash(value)
     except TypeError:
         return _Identity(value)
-    return (_SCALAR, type(value), value)
+    return (_SCALAR, kind, value)
 
 
-def freeze_kwargs(kwargs: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """Kwargs as a sorted, hashable tuple compared by value; secrets become salted digests."""
-    return tuple((name, _freeze(kwargs[name], is_secret_name(name))) for name in sorted(kwargs))
+def canonical_values(
+    kwargs: Mapping[str, Any], names: tuple[str, ...]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """``(values, types)`` of ``kwargs`` in the order of ``names``, as a key holds them."""
+    values: list[Any] = []
+    types: list[Any] = []
+    for name in names:
+        value = kwargs[name]
+        kind = type(value)
+        if kind in PLAIN_TYPES and not (kind is float and math.isnan(value)):
+            values.append(value)
+            types.append(kind)
+            continue
+        plain = _secret_text(value)
+        if plain is not None:  # a SecretStr is its text: the same configuration
+            values.append(plain)
+            types.append(type(plain))
+            continue
+        values.append(_freeze(value))
+        types.append(FROZEN)
+    return tuple(values), tuple(types)
 
 
-def _show(frozen: Any) -> str:
-    """The repr of a frozen value: never a secret, a URL's userinfo, or an object's repr."""
-    if isinstance(frozen, str):
-        return repr(mask_url_credentials(frozen))
-    if not isinstance(frozen, tuple) or not frozen or not isinstance(frozen[0], _Tag):
-        return repr(frozen)  # None, SecretDigest, _Identity
+def _show_plain(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(mask_url_credentials(value))
+    if isinstance(value, bytes):
+        return mask_url_credentials(repr(value))
+    if value is None or isinstance(value, bool | int | float | complex):
+        return repr(value)
+    return f"<{type(value).__qualname__} object>"
+
+
+def _show(frozen: Any, secret: bool) -> str:
+    """The text of a frozen value: never a secret, a URL's userinfo, or an object's repr."""
+    if isinstance(frozen, _Identity):
+        return MASK if secret else repr(frozen)
     tag = frozen[0]
     if tag is _SCALAR:
-        _, kind, value = frozen
-        if value is _NAN:
-            return "nan"
-        if isinstance(value, str):
-            return repr(mask_url_credentials(value))
-        if isinstance(value, bytes):
-            return mask_url_credentials(repr(value))
-        if isinstance(value, _SHOWN_SCALARS):
-            return repr(value)
-        return f"<{kind.__qualname__} object>"
+        if secret:
+            return MASK
+        return "nan" if frozen[2] is _NAN else _show_plain(frozen[2])
     if tag is _LIST or tag is _TUPLE:
-        items = ", ".join(_show(v) for v in frozen[2])
-        return f"[{items}]" if tag is _LIST else f"({items}{',' if len(frozen[2]) == 1 else ''})"
+        items = frozen[2]
+        if len(items) == 2 and items[0][0] is _SCALAR and _names_a_secret(items[0][2]):
+            # A (name, value) pair, such as a header: as secret as its name says.
+            shown = [_show(items[0], secret), _show(items[1], True)]
+        else:
+            shown = [_show(v, secret) for v in items]
+        text = ", ".join(shown)
+        return f"[{text}]" if tag is _LIST else f"({text}{',' if len(items) == 1 else ''})"
     if tag is _DICT:
-        pairs = sorted(f"{_show(k)}: {_show(v)}" for k, v in frozen[1])
-        return "{" + ", ".join(pairs) + "}"
+        pairs = []
+        for k, v in frozen[1]:
+            named_secret = k[0] is _SCALAR and _names_a_secret(k[2])
+            pairs.append(f"{_show(k, secret)}: {_show(v, secret or named_secret)}")
+        return "{" + ", ".join(sorted(pairs)) + "}"
     if tag is _SET:
-        return "{" + ", ".join(sorted(_show(v) for v in frozen[1])) + "}"
+        return "{" + ", ".join(sorted(_show(v, secret) for v in frozen[1])) + "}"
     _, kind, fields = frozen  # _RECORD
-    return f"{kind.__qualname__}(" + ", ".join(f"{n}={_show(v)}" for n, v in fields) + ")"
+    fields_shown = (f"{n}={_show(v, secret or is_secret_name(n))}" for n, v in fields)
+    return f"{kind.__qualname__}(" + ", ".join(fields_shown) + ")"
 
 
-class CacheKey(tuple[str, str, tuple[tuple[str, Any], ...]]):
-    """One model configuration: ``(provider, model_name, frozen kwargs)``.
+def show_value(name: str, value: Any, kind: Any) -> str:
+    """How a key shows one kwarg's value."""
+    secret = is_secret_name(name)
+    if kind is FROZEN:
+        return _show(value, secret)
+    return MASK if secret else _show_plain(value)
 
-    A tuple, so hashing and comparing run in C. Safe to log: its repr never holds a secret in
-    plain text.
+
+class CacheKey(tuple[tuple[str, str, tuple[str, ...]], tuple[Any, ...], tuple[Any, ...]]):
+    """One model configuration: ``((provider, model_name, names), values, types)``.
+
+    A tuple, so hashing and comparing run in C, and equal to the plain tuple a hit builds.
+    Safe to log: its repr and str never show a secret.
     """
 
     __slots__ = ()
 
-    def __new__(
-        cls, provider: str, model_name: str, kwargs: tuple[tuple[str, Any], ...] = ()
-    ) -> CacheKey:
-        return super().__new__(cls, (provider, model_name, kwargs))
-
     @classmethod
     def build(cls, provider: str, model_name: str, kwargs: Mapping[str, Any]) -> CacheKey:
-        return cls(provider, model_name, freeze_kwargs(kwargs) if kwargs else ())
+        names = tuple(sorted(kwargs))
+        values, types = canonical_values(kwargs, names)
+        return cls(((provider, model_name, names), values, types))
 
     @property
     def provider(self) -> str:
-        return self[0]
+        return self[0][0]
 
     @property
     def model_name(self) -> str:
-        return self[1]
+        return self[0][1]
 
     @property
-    def kwargs(self) -> tuple[tuple[str, Any], ...]:
-        return self[2]
+    def names(self) -> tuple[str, ...]:
+        """The kwarg names, sorted."""
+        return self[0][2]
+
+    @property
+    def kwargs(self) -> dict[str, str]:
+        """Each kwarg as the key shows it (secrets masked)."""
+        return {
+            name: show_value(name, value, kind)
+            for name, value, kind in zip(self[0][2], self[1], self[2], strict=True)
+        }
 
     def __repr__(self) -> str:
-        args = "".join(f", {name}={_show(value)}" for name, value in self.kwargs)
-        return f"CacheKey({self.provider}:{mask_url_credentials(self.model_name)}{args})"
+        args = "".join(f", {name}={shown}" for name, shown in self.kwargs.items())
+        return f"CacheKey({self}{args})"
 
     def __str__(self) -> str:
         return f"{self.provider}:{mask_url_credentials(self.model_name)}"

@@ -82,10 +82,8 @@ def llmcache_cache() -> Iterator[ModelCache]:
 
 def _empty_copy(cache: ModelCache) -> ModelCache:
     """A cache with ``cache``'s providers and settings and none of its models or counters."""
-    with cache._lock:
-        providers = dict(cache._providers)
     return ModelCache(
-        providers,
+        cache.provider_specs(),
         slow_threshold=cache.slow_threshold,
         maxsize=cache.maxsize,
         ttl=cache.ttl,

@@ -13,11 +13,11 @@ import pytest
 from conftest import CountingFactory
 
 import llmcache
-from llmcache import ModelCache, _cache
+from llmcache import ModelCache, _store
 
 
 class Clock:
-    """``time`` as ``llmcache._cache`` sees it, with a ``monotonic`` moved by hand."""
+    """``time`` as ``llmcache._store`` sees it, with a ``monotonic`` moved by hand."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -32,7 +32,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(_cache, "time", fake)
+    monkeypatch.setattr(_store, "time", fake)
     return fake
 
 

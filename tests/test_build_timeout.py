@@ -171,7 +171,7 @@ async def test_a_thousand_timed_out_waiters_leave_nothing_on_the_flight(
     assert len(created) >= 1000
     assert alive < 10, f"{alive} futures of waiters that gave up are kept alive"
     (flight,) = cache._flights.values()
-    assert len(flight.async_waiters) == 1  # only the patient waiter
+    assert flight.loops_waiting() == 1  # one shared future for this loop, nothing per waiter
     gate.set()
     assert await asyncio.wait_for(patient, 5.0) is cache.get("m", "fake")
     assert factory.calls == 1
@@ -197,7 +197,7 @@ async def test_cancelled_waiters_leave_nothing_on_the_flight(
     assert len(created) >= 100
     assert alive < 10, f"{alive} futures of cancelled waiters are kept alive"
     (flight,) = cache._flights.values()
-    assert flight.async_waiters == {}
+    assert flight.loops_waiting() == 1  # one shared future for this loop, nothing per waiter
     gate.set()
     await asyncio.to_thread(wait_until, lambda: cache.stats().size == 1, "the build to end")
     assert factory.calls == 1

@@ -1,4 +1,4 @@
-"""Behaviour 8: the key is provider + model + every kwarg, frozen, with secrets hashed."""
+"""Behaviour 8: the key is provider + model + every kwarg, by value and type, secrets masked."""
 
 from __future__ import annotations
 

@@ -67,12 +67,12 @@ def test_values_of_different_types_never_share_a_model(
         ({"stop": (1,)}, [{"stop": (True,)}]),
     ],
 )
-async def test_a_memoised_hit_never_mixes_types(
+async def test_a_lock_free_hit_never_mixes_types(
     first: dict[str, Any], later: list[dict[str, Any]]
 ) -> None:
     cache, factory = _cache()
     model = cache.get("m", "fake", **first)
-    assert cache.get("m", "fake", **first) is model  # memoised now
+    assert cache.get("m", "fake", **first) is model  # a hit on the lock-free path
     assert await cache.aget("m", "fake", **first) is model
 
     for kwargs in later:

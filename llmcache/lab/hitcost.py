@@ -20,7 +20,7 @@ from typing import Any
 from . import baselines, designs
 from .measure import ans_per_call, ns_per_call
 
-__all__ = ["BASELINES", "KWARGS_CASES", "hit_path", "measure_hit_costs"]
+__all__ = ["BASELINES", "KWARGS_CASES", "measure_hit_costs"]
 
 MODEL_NAME, PROVIDER = "gemini-2.0-flash", "bench"
 
@@ -79,15 +79,7 @@ def measure_hit_costs(number: int = 100_000, repeat: int = 5) -> dict[str, Any]:
         "kinds": {label: kind for label, kind, _ in apis},
         "baselines": BASELINES,
         "kwargs": {case: sorted(kwargs) for case, kwargs in KWARGS_CASES.items()},
-        "hit_path": hit_path(),
     }
-
-
-def hit_path() -> str:
-    """``"C"`` when llmcache's hit path is the compiled extension, else ``"Python"``."""
-    from llmcache import _cache
-
-    return "C" if _cache._CHitPath is not None else "Python"
 
 
 def _measure(
