@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -24,11 +24,17 @@ test:
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
+# The core suite (no lab, no SDKs) on CPython 3.12 and 3.13 (pyenv) and free-threaded 3.13t
+# (built from Debian's source once, about 4 min here), the GIL off: scripts/test-matrix.sh.
+test-matrix: $(STAMP)
+	UV=$(UV) bash scripts/test-matrix.sh
+
 # actionlint with the venv's shellcheck (for `run:` scripts), so results match on every machine.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests examples
 	$(VENV)/bin/ruff format --check llmcache tests examples
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
+	$(VENV)/bin/shellcheck scripts/*.sh .ci/run
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
