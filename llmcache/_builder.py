@@ -29,13 +29,16 @@ logger = logging.getLogger("llmcache")
 BuildKey = tuple[object, Any]  # (the cache's token, store key)
 Finish = Callable[[Flight, Any, "BaseException | None", float, bool], None]
 
-_local = threading.local()
+class _Building(threading.local):
+    keys: frozenset[BuildKey] = frozenset()  # outside build threads: nothing
+
+
+_local = _Building()
 
 
 def building() -> frozenset[BuildKey]:
     """The keys this thread is building (empty outside build threads)."""
-    keys: frozenset[BuildKey] = getattr(_local, "keys", frozenset())
-    return keys
+    return _local.keys
 
 
 def forget_builds() -> None:

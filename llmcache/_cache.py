@@ -205,12 +205,16 @@ class ModelCache:
 
     def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """The model for this configuration, building it once if needed (blocks meanwhile)."""
-        model = self._hit(model_name, provider, kwargs)
-        if model is not MISSING:
-            return model
-        flight, model = self._join(model_name, provider, kwargs)
-        if flight is None:
-            return model
+        found = self._lookup(model_name, provider, kwargs)
+        if type(found) is Flight:
+            flight: Flight = found
+        elif found is MISSING:
+            joined, model = self._join(model_name, provider, kwargs)
+            if joined is None:
+                return model
+            flight = joined
+        else:
+            return found
         if _running_loop() is not None:
             logger.warning(
                 "get_model(%r) blocks a running event loop while %s is built; "
@@ -226,12 +230,16 @@ class ModelCache:
         Cancelling this call (or timing it out) cancels only this wait: the build goes on and
         its model is cached for the other callers.
         """
-        model = self._hit(model_name, provider, kwargs)
-        if model is not MISSING:
-            return model
-        flight, model = self._join(model_name, provider, kwargs)
-        if flight is None:
-            return model
+        found = self._lookup(model_name, provider, kwargs)
+        if type(found) is Flight:
+            flight: Flight = found
+        elif found is MISSING:
+            joined, model = self._join(model_name, provider, kwargs)
+            if joined is None:
+                return model
+            flight = joined
+        else:
+            return found
         return await flight.wait_async(self.build_timeout)
 
     def warm(self, specs: Iterable[WarmSpec]) -> list[Any]:
@@ -309,8 +317,8 @@ class ModelCache:
         with self._lock:
             store = self._store
             return CacheStats(
-                hits=store.hit_count(),
-                misses=store.misses,
+                hits=store.hits.value(),
+                misses=store.misses.value(),
                 constructions=store.constructions,
                 failures=store.failures,
                 in_flight=self._in_flight,
@@ -321,10 +329,9 @@ class ModelCache:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _hit(self, model_name: Any, provider: Any, kwargs: dict[str, Any]) -> Any:
-        """The model if this call is a plain hit (no expiry, recency or loop), else ``MISSING``.
-
-        No lock: one lookup of the call's route, one of its key."""
+    def _lookup(self, model_name: Any, provider: Any, kwargs: dict[str, Any]) -> Any:
+        """Without a lock: the model on a plain hit (no expiry, recency or loop), the flight to
+        wait on when that key's build runs, else ``MISSING`` (the full path decides)."""
         try:
             route = self._registry.routes[model_name, provider, tuple(kwargs)]
             if kwargs:
@@ -334,12 +341,22 @@ class ModelCache:
                 key = (route.prefix, values, tuple(map(type, values)))
             else:
                 key = route.key
-            entry = self._store.entries[key]
-        except Exception:  # a miss, or a call the full path answers or rejects
+            entry = self._store.entries.get(key)
+        except Exception:  # a call the full path answers or rejects (unhashable, NaN...)
             return MISSING
-        if entry.expires is not None or route.per_loop or self._store.maxsize is not None:
+        store = self._store
+        if entry is None:
+            flight = self._flights.get(key)
+            if flight is None:
+                return MISSING
+            building_now = building()
+            if building_now and (self._token, flight.store_key) in building_now:
+                return MISSING  # a re-entrant request: the full path refuses it
+            store.misses.add()
+            return flight
+        if entry.expires is not None or route.per_loop or store.maxsize is not None:
             return MISSING
-        next(self._store.hits)
+        store.hits.add()
         return entry.model
 
     def _join(
@@ -350,7 +367,9 @@ class ModelCache:
         names = tuple(kwargs)
         while True:
             with self._lock:
-                route = self._registry.route(model_name, provider, names)
+                route = self._registry.routes.get((model_name, provider, names))
+                if route is None:
+                    route = self._registry.route(model_name, provider, names)
             values, types = canonical_values(kwargs, route.names)
             key = CacheKey((route.prefix, values, types))
             loop = _running_loop() if route.per_loop else None
@@ -365,7 +384,7 @@ class ModelCache:
                     raise ReentrantBuildError(
                         f"the factory building {key} asked the cache for the same model"
                     )
-                self._store.misses += 1
+                self._store.misses.add()
                 flight = self._flights.get(store_key)
                 if flight is not None:
                     return flight, None

@@ -5,7 +5,8 @@ the counters :meth:`ModelCache.stats` reports.
 CPython, free-threaded too) and changed only under the cache's lock. Its order is recency
 when ``maxsize`` is set: a hit moves its key to the end. Hits are counted by an
 ``itertools.count``, whose ``next()`` is atomic (one C call under the GIL; a compare-and-swap
-on free-threaded builds), so a hit takes no lock.
+on free-threaded builds), so a hit takes no lock; so are the misses of callers that join a
+running build.
 """
 
 from __future__ import annotations
@@ -48,6 +49,23 @@ class CacheStats:
     """Models dropped by ``maxsize`` (least recently used) or ``ttl`` (expired)."""
 
 
+class Counter:
+    """A count that threads bump without a lock: ``itertools.count``'s ``next()`` is atomic."""
+
+    __slots__ = ("_count", "_reads", "add")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self._reads = 0  # next() calls that read the count rather than add to it
+        self.add: Any = self._count.__next__  # bound once: a call costs one C call
+
+    def value(self) -> int:
+        """The count (call it under a lock: reading takes one ``next()`` too)."""
+        count = next(self._count) - self._reads
+        self._reads += 1
+        return count
+
+
 class Entry:
     """A built model in the store."""
 
@@ -76,19 +94,13 @@ class Store:
         self.reset_counters()
 
     def reset_counters(self) -> None:
-        self.hits = itertools.count()
-        self._hits_read = 0  # next() calls that read the counter rather than count a hit
-        self.misses = 0
+        self.hits = Counter()
+        self.misses = Counter()
         self.constructions = 0
         self.failures = 0
         self.evictions = 0
         self.construct_seconds = 0.0
         self._warned = False
-
-    def hit_count(self) -> int:
-        count = next(self.hits) - self._hits_read
-        self._hits_read += 1
-        return count
 
     def lookup(self, store_key: Any) -> Any:
         """The model (counting a hit, refreshing recency), or ``MISSING``; drops it if expired."""
@@ -100,7 +112,7 @@ class Store:
         if entry.expires is not None and time.monotonic() >= entry.expires:
             self.drop(store_key)
             return MISSING
-        next(self.hits)
+        self.hits.add()
         self.touch(store_key)
         return entry.model
 

@@ -171,7 +171,7 @@ async def test_a_thousand_timed_out_waiters_leave_nothing_on_the_flight(
     assert len(created) >= 1000
     assert alive < 10, f"{alive} futures of waiters that gave up are kept alive"
     (flight,) = cache._flights.values()
-    assert flight.loops_waiting() == 1  # one shared future for this loop, nothing per waiter
+    assert flight.waiting() == 1  # only the patient waiter
     gate.set()
     assert await asyncio.wait_for(patient, 5.0) is cache.get("m", "fake")
     assert factory.calls == 1
@@ -197,7 +197,23 @@ async def test_cancelled_waiters_leave_nothing_on_the_flight(
     assert len(created) >= 100
     assert alive < 10, f"{alive} futures of cancelled waiters are kept alive"
     (flight,) = cache._flights.values()
-    assert flight.loops_waiting() == 1  # one shared future for this loop, nothing per waiter
+    assert flight.waiting() == 0
     gate.set()
     await asyncio.to_thread(wait_until, lambda: cache.stats().size == 1, "the build to end")
     assert factory.calls == 1
+
+
+async def test_a_later_waiter_with_a_shorter_timeout_gives_up_first(gate: threading.Event) -> None:
+    """Waiters of one loop share one timer, set for the earliest deadline, not the first's."""
+    factory = CountingFactory(gate=gate)
+    cache = ModelCache({"fake": factory}, build_timeout=30)
+    patient = asyncio.create_task(cache.aget("m", "fake"))
+    await asyncio.to_thread(wait_until, lambda: cache.stats().misses == 1, "the first waiter")
+    cache.configure(build_timeout=0.05)
+
+    with pytest.raises(llmcache.BuildTimeoutError, match="build_timeout=0.05"):
+        await asyncio.wait_for(cache.aget("m", "fake"), 10)  # would fail after 10 s, not 30
+
+    assert not patient.done()
+    gate.set()
+    assert await asyncio.wait_for(patient, 5.0) is cache.get("m", "fake")
