@@ -29,6 +29,7 @@ logger = logging.getLogger("llmcache")
 BuildKey = tuple[object, Any]  # (the cache's token, store key)
 Finish = Callable[[Flight, Any, "BaseException | None", float, bool], None]
 
+
 class _Building(threading.local):
     keys: frozenset[BuildKey] = frozenset()  # outside build threads: nothing
 

@@ -27,7 +27,6 @@ from ._providers import Provider
 __all__ = ["Flight"]
 
 
-
 class Flight:
     """One build of one key."""
 

@@ -211,7 +211,7 @@ async def test_a_later_waiter_with_a_shorter_timeout_gives_up_first(gate: thread
     await asyncio.to_thread(wait_until, lambda: cache.stats().misses == 1, "the first waiter")
     cache.configure(build_timeout=0.05)
 
-    with pytest.raises(llmcache.BuildTimeoutError, match="build_timeout=0.05"):
+    with pytest.raises(llmcache.BuildTimeoutError, match=r"build_timeout=0\.05"):
         await asyncio.wait_for(cache.aget("m", "fake"), 10)  # would fail after 10 s, not 30
 
     assert not patient.done()
