@@ -29,7 +29,6 @@ def test_every_design_is_measured_in_both_cases_and_rated_against_its_baseline()
         "get_model",
         "get_model_async",
     }
-    assert {row["hit_path"] for row in rows.values()} == {hitcost.hit_path()} == {"C"}
     assert all(row["ns_no_kwargs"] > 0 and row["ns_4_kwargs"] > 0 for row in rows.values())
     assert {row["repeats"] for row in rows.values()} == {2}
     assert rows["llmcache sync"]["baseline"] == "functools.cache"
@@ -85,7 +84,7 @@ def test_the_report_states_the_hit_costs_the_data_gives(tmp_path: Path) -> None:
     assert f"({rows['llmcache sync']['x_baseline_4_kwargs']:.1f}x)" in sentence
     for api in ("get_model", "get_model_async"):
         assert f"{rows[api]['ns_4_kwargs'] / 1e3:.2f} us" in sentence
-    assert "compiled hit path" in sentence
+    assert "pure Python" in sentence
 
     old = {"runs": [{"labels": {}, "result": {"llmcache get_model": [1000.0]}}]}
     (tmp_path / "hit_cost.json").write_text(json.dumps(old))  # made before the kwargs case

@@ -89,6 +89,8 @@ class Profile:
     registry."""
     loops_designs: tuple[str, ...] | None = None
     """Designs of the ``loops`` experiment; None: every one of :data:`loops.DESIGNS`."""
+    waiters_repeat: int = 5
+    """Runs of each case of the ``waiters`` experiment."""
     parallel_waits: int = 1
     """How many measurements marked :attr:`Task.waits` may run at once; 1 runs everything alone
     (the full profile, whose numbers the report publishes)."""
@@ -110,6 +112,7 @@ PROFILES = {
         sdk_venvs=("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-nobytecode", "openai"),
         app_designs=("no-cache", "llmcache", "llmcache-warmed"),
         loops_designs=("llmcache",),
+        waiters_repeat=3,
         parallel_waits=4,
     ),
     "full": Profile(
@@ -242,6 +245,18 @@ def _hit_cost_tasks(profile: Profile) -> list[Task]:
     ]
 
 
+def _waiters_tasks(profile: Profile) -> list[Task]:
+    from .waiters import TASKS, measure_waiters
+
+    return [
+        Task(
+            "waiters",
+            {"tasks": TASKS},
+            bench=lambda: measure_waiters(repeat=profile.waiters_repeat),
+        )
+    ]
+
+
 def _loops_tasks(profile: Profile) -> list[Task]:
     from . import loops
 
@@ -295,6 +310,7 @@ def _app_server_tasks(profile: Profile) -> list[Task]:
 
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
+    "waiters": _waiters_tasks,
     "sdk": _sdk_tasks,
     "auth": _auth_tasks,
     "app": _app_tasks,

@@ -28,6 +28,7 @@ __all__ = [
     "percentile",
     "sdk_table",
     "throughput_table",
+    "waiters_table",
 ]
 
 Row = dict[str, Any]
@@ -295,8 +296,38 @@ def hit_cost_table(data: dict[str, Any]) -> list[Row]:
                 row[f"ns_{tag}"] = ns
                 row[f"x_baseline_{tag}"] = ns / reference if ns and reference else None
             row["repeats"] = len(cases[next(iter(cases))][api])
-            row["hit_path"] = result.get("hit_path")  # llmcache's: "C" or "Python"
             rows.append(row)
+    return rows
+
+
+def waiters_table(data: dict[str, Any]) -> list[Row]:
+    """Per case (a plain future, llmcache): medians of CPU seconds, loop worst gap and wall time
+    while the tasks await one cold build, and each as a multiple of the plain future's."""
+    rows = []
+    for run in _ok_runs(data):
+        result = run["result"]
+        medians = {
+            case: {
+                name: statistics.median(r[name] for r in runs)
+                for name in ("cpu_seconds", "worst_gap", "wall_seconds")
+            }
+            for case, runs in result["runs"].items()
+        }
+        plain = medians["plain future"]
+        for case, values in medians.items():
+            rows.append(
+                {
+                    "design": case,
+                    "tasks": result["tasks"],
+                    "build_seconds": result["build_seconds"],
+                    "cpu_seconds": values["cpu_seconds"],
+                    "worst_gap_ms": values["worst_gap"] * 1e3,
+                    "wall_seconds": values["wall_seconds"],
+                    "x_plain_cpu": values["cpu_seconds"] / plain["cpu_seconds"],
+                    "x_plain_gap": values["worst_gap"] / plain["worst_gap"],
+                    "repeats": len(result["runs"][case]),
+                }
+            )
     return rows
 
 
@@ -343,6 +374,7 @@ def loops_table(data: dict[str, Any]) -> list[Row]:
 
 TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "hit_cost": hit_cost_table,
+    "waiters": waiters_table,
     "sdk": sdk_table,
     "auth": auth_table,
     "app": app_table,
