@@ -6,9 +6,13 @@ that a production user of the cache never loads them. Modules:
 - what is compared: :mod:`.designs` (the registry of cache designs), :mod:`.baselines` (the
   specimens users wrote, as written)
 - how it is measured: :mod:`.measure` (loop heartbeat, timers, blocking-call recorder)
-- what runs: :mod:`.experiments` (experiments and profiles), :mod:`.cli` (``python -m
-  llmcache.lab``), :mod:`.probe_runner` (launches one probe) -> :mod:`.process_probe` (the probe,
-  in an SDK venv), :mod:`.concurrency` and :mod:`.hitcost` (in-process measurements)
+- what runs, top to bottom (imports go one way: ``tests/test_lab_layering.py``):
+  :mod:`.cli` (``python -m llmcache.lab``) and :mod:`.experiments` (experiments and profiles);
+  :mod:`.probe_runner` (launches one probe) -> :mod:`.process_probe` (the probe, in an SDK
+  venv; its table of modes names the mode modules :mod:`.loops`, :mod:`.first_call`,
+  :mod:`.app_server`, :mod:`.fake_capacity`) -> :mod:`.sdk_under_test` (the model, its
+  arguments); :mod:`.concurrency`, :mod:`.hitcost` and :mod:`.waiters` (in-process
+  measurements)
 - the loopback fakes: :mod:`.fake_gemini_rest`, :mod:`.fake_gemini_grpc`, :mod:`.fake_openai`,
   :mod:`.fake_metadata`, served in their own process by :mod:`.serve_fakes`
 - where it runs: :mod:`.matrix` (SDK venvs), :mod:`.isolation` (network namespace),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import os
 import signal
@@ -34,97 +33,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import REPO_ROOT
 from .measure import Heartbeat, describe
 from .probe_runner import ProbeError, run_probe
 
-if TYPE_CHECKING:
-    from .experiments import Profile, Task
-
-__all__ = [
-    "PLANS",
-    "REPORT_MARK",
-    "Plan",
-    "lab_app",
-    "run_isolated",
-    "serve_app",
-    "tasks",
-]
+__all__ = ["REPORT_MARK", "lab_app", "run_isolated", "serve_app"]
 
 REPORT_MARK = "LLMCACHE_LAB_WORKER "
 """Prefix of each worker's report line on standard output."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Which runs a profile makes (the profile gives runs, clients and auth environments)."""
-
-    workers: tuple[int, ...] = (1, 2)
-    multi_worker_designs: tuple[str, ...] | None = None
-    """Designs also run with more than one worker; None: every design."""
-    adc_workers: tuple[int, ...] = (1, 2)
-    """Worker counts without an API key (every request waits seconds of metadata probes)."""
-    adc_designs: tuple[str, ...] | None = None
-    """Designs run without an API key; None: every design."""
-
-    def wants(self, design: str, workers: int, adc: bool) -> bool:
-        if workers not in (self.adc_workers if adc else self.workers):
-            return False
-        several = self.multi_worker_designs
-        if workers > 1 and several is not None and design not in several:
-            return False
-        return not (adc and self.adc_designs is not None and design not in self.adc_designs)
-
-
-PLANS = {
-    "quick": Plan(
-        multi_worker_designs=("llmcache-warmed",),
-        adc_workers=(1,),
-        adc_designs=("no-cache", "llmcache-warmed"),
-    ),
-    "full": Plan(adc_workers=(1,)),
-}
-
-
-def tasks(profile: Profile) -> list[Task]:
-    """The experiment's runs: design x workers x auth environment (``profile.app_auth``)."""
-    from . import designs
-    from .experiments import AUTH_ENVS, Task
-
-    plan = PLANS.get(profile.name, Plan())
-    found = []
-    for run in range(profile.app_runs):
-        for auth_env in profile.app_auth:
-            adc = auth_env != "api-key"
-            if adc and run > 0:
-                continue  # seconds of metadata probes per request: one run shows it
-            for workers in sorted({*plan.workers, *plan.adc_workers}):
-                for design in profile.app_designs or designs.names(designs.APP):
-                    if not plan.wants(design, workers, adc):
-                        continue
-                    config = {
-                        "design": design,
-                        "workers": workers,
-                        "clients": profile.app_concurrency,
-                        "latency": 0.0,
-                        **AUTH_ENVS[auth_env],
-                    }
-                    labels = {"auth_env": auth_env, "workers": workers, "design": design}
-                    found.append(
-                        Task(
-                            "app_server",
-                            {**labels, "run": run},
-                            config=config,
-                            bench=functools.partial(run_isolated, config),
-                            # without a key every request waits out metadata backoff
-                            waits=adc,
-                        )
-                    )
-    return found
 
 
 _QUESTION = "hello"
@@ -304,7 +223,7 @@ async def _clients(
 
 
 def _app_env(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, str]:
-    from .process_probe import FAKE_GOOGLE_KEY, MODEL
+    from .sdk_under_test import FAKE_GOOGLE_KEY, MODEL
 
     env = dict(os.environ)  # the probe's: metadata server and the auth environment's variables
     env.update(

@@ -66,7 +66,7 @@ def _git(*args: str) -> str:
 
 def machine_metadata(profile: experiments.Profile) -> dict[str, Any]:
     """Where, when and with what this run was made."""
-    from .process_probe import versions
+    from .sdk_under_test import versions
 
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

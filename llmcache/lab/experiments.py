@@ -6,6 +6,7 @@ whose raw result is kept whole in the experiment's JSON file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -302,10 +303,71 @@ def _first_call_tasks(profile: Profile) -> list[Task]:
     return tasks
 
 
-def _app_server_tasks(profile: Profile) -> list[Task]:
-    from . import app_server
+@dataclass(frozen=True)
+class AppServerPlan:
+    """Which ``app_server`` runs a profile makes (it gives runs, clients, auth environments)."""
 
-    return app_server.tasks(profile)
+    workers: tuple[int, ...] = (1, 2)
+    multi_worker_designs: tuple[str, ...] | None = None
+    """Designs also run with more than one worker; None: every design."""
+    adc_workers: tuple[int, ...] = (1, 2)
+    """Worker counts without an API key (every request waits seconds of metadata probes)."""
+    adc_designs: tuple[str, ...] | None = None
+    """Designs run without an API key; None: every design."""
+
+    def wants(self, design: str, workers: int, adc: bool) -> bool:
+        if workers not in (self.adc_workers if adc else self.workers):
+            return False
+        several = self.multi_worker_designs
+        if workers > 1 and several is not None and design not in several:
+            return False
+        return not (adc and self.adc_designs is not None and design not in self.adc_designs)
+
+
+APP_SERVER_PLANS = {
+    "quick": AppServerPlan(
+        multi_worker_designs=("llmcache-warmed",),
+        adc_workers=(1,),
+        adc_designs=("no-cache", "llmcache-warmed"),
+    ),
+    "full": AppServerPlan(adc_workers=(1,)),
+}
+
+
+def _app_server_tasks(profile: Profile) -> list[Task]:
+    """The ``app_server`` runs: design x workers x auth environment (``profile.app_auth``)."""
+    from .app_server import run_isolated
+
+    plan = APP_SERVER_PLANS.get(profile.name, AppServerPlan())
+    found = []
+    for run in range(profile.app_runs):
+        for auth_env in profile.app_auth:
+            adc = auth_env != "api-key"
+            if adc and run > 0:
+                continue  # seconds of metadata probes per request: one run shows it
+            for workers in sorted({*plan.workers, *plan.adc_workers}):
+                for design in profile.app_designs or designs.names(designs.APP):
+                    if not plan.wants(design, workers, adc):
+                        continue
+                    config = {
+                        "design": design,
+                        "workers": workers,
+                        "clients": profile.app_concurrency,
+                        "latency": 0.0,
+                        **AUTH_ENVS[auth_env],
+                    }
+                    labels = {"auth_env": auth_env, "workers": workers, "design": design}
+                    found.append(
+                        Task(
+                            "app_server",
+                            {**labels, "run": run},
+                            config=config,
+                            bench=functools.partial(run_isolated, config),
+                            # without a key every request waits out metadata backoff
+                            waits=adc,
+                        )
+                    )
+    return found
 
 
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {

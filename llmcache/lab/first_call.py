@@ -204,7 +204,7 @@ def probe_first_call(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
     """
     import llmcache
 
-    from .process_probe import MODEL, model_factory
+    from .sdk_under_test import MODEL, model_factory
 
     sdk = config["sdk"]
     prepare = _preparer(sdk) if config.get("prepare") else None

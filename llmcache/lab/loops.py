@@ -301,7 +301,7 @@ def design_call(
 ) -> tuple[Call, Callable[[], int]]:
     """A call through ``design`` as an app writes it, and a counter of the models it built."""
     from . import designs
-    from .process_probe import MODEL, model_factory, model_kwargs
+    from .sdk_under_test import MODEL, model_factory, model_kwargs
 
     sdk = config["sdk"]
     name = MODEL[sdk]
@@ -334,7 +334,7 @@ def design_call(
 def probe_loops(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
     """Every design (``designs``, default all) in every pattern (``patterns``, default all),
     ``rounds`` times: each call's outcome."""
-    from .process_probe import sdk_module
+    from .sdk_under_test import sdk_module
 
     chosen = config.get("designs") or list(DESIGNS)
     unknown = [d for d in chosen if d not in DESIGNS]

@@ -40,39 +40,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .measure import Heartbeat, atimed, describe, record_blocking_calls, run_calls, timed
-
-FAKE_GOOGLE_KEY = "lab-fake-google-key"
-FAKE_OPENAI_KEY = "lab-fake-openai-key"
-MODEL = {"google": "gemini-2.0-flash", "openai": "gpt-4o-mini"}
-PACKAGES = (
-    "langchain-google-genai",
-    "google-genai",
-    "google-ai-generativelanguage",
-    "google-auth",
-    "grpcio",
-    "aiohttp",
-    "httpx",
-    "langchain-openai",
-    "openai",
-    "langchain-core",
-    "langsmith",
-    "blockbuster",
+from .sdk_under_test import (
+    MODEL,
+    google_generation,
+    model_factory,
+    sdk_module,
+    versions,
 )
-
-
-def versions() -> dict[str, str]:
-    """Versions of every SDK package present in this interpreter."""
-    found = {}
-    for name in PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found[name] = importlib.metadata.version(name)
-    return found
-
-
-def google_generation() -> int:
-    version = importlib.metadata.version("langchain-google-genai")
-    return int(version.split(".")[0])
-
 
 # -- servers ---------------------------------------------------------------------------------
 
@@ -155,58 +129,6 @@ def make_self_signed_cert(cert: str, key: str) -> None:
         check=True,
         capture_output=True,
     )
-
-
-# -- the model under test --------------------------------------------------------------------
-
-
-def sdk_module(sdk: str) -> str:
-    return "langchain_google_genai" if sdk == "google" else "langchain_openai"
-
-
-def model_factory(config: dict[str, Any], servers: dict[str, Any]) -> Callable[[], Any]:
-    """A zero-argument constructor of the configured chat model, pointed at the fakes."""
-    kwargs = {"model": MODEL[config["sdk"]], **model_kwargs(config, servers)}
-    if config["sdk"] == "openai":
-        from langchain_openai import ChatOpenAI
-
-        return lambda: ChatOpenAI(**kwargs)
-
-    from langchain_google_genai import ChatGoogleGenerativeAI
-
-    return lambda: ChatGoogleGenerativeAI(**kwargs)
-
-
-def model_kwargs(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """The configured model's keyword arguments but ``model`` (as an app passes them to
-    ``llmcache.get_model``)."""
-    sdk, auth = config["sdk"], config.get("auth", "api-key")
-    if sdk == "openai":
-        from pydantic import SecretStr
-
-        return {"api_key": SecretStr(FAKE_OPENAI_KEY), "base_url": servers["openai_base_url"]}
-
-    kwargs: dict[str, Any] = {}
-    version = importlib.metadata.version("langchain-google-genai")
-    if google_generation() < 4:
-        kwargs["base_url"] = servers["grpc_endpoint"]
-        if auth == "api-key":
-            kwargs["google_api_key"] = FAKE_GOOGLE_KEY
-    else:
-        url = servers["gemini_url"]
-        if version.startswith("4.0."):
-            kwargs["client_options"] = {"api_endpoint": url}  # 4.0.x ignores base_url
-        else:
-            kwargs["base_url"] = url
-        if auth == "api-key":
-            kwargs["google_api_key"] = FAKE_GOOGLE_KEY
-        else:
-            # Vertex AI with ADC. With a custom base_url and no project, google-genai sends
-            # unauthenticated requests to the bare URL, so the project is given.
-            kwargs["vertexai"] = True
-            kwargs["project"] = "llmcache-lab"
-            kwargs["location"] = "us-central1"
-    return kwargs
 
 
 # -- modes -----------------------------------------------------------------------------------
@@ -344,45 +266,29 @@ def probe_throughput(config: dict[str, Any], servers: dict[str, Any]) -> dict[st
     return {"fake": fake_of(servers), **asyncio.run(run())}
 
 
-def probe_capacity(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """The fake's own capacity: a raw client (aiohttp or grpc.aio), no SDK, same settings."""
-    from .fake_capacity import measure_capacity
-
-    return measure_capacity(config, servers)
-
-
-def probe_loops(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """Each call's outcome in event loops, threads and a fork (:mod:`llmcache.lab.loops`)."""
-    from .loops import probe_loops
-
-    return probe_loops(config, servers)
-
-
-def probe_first_call(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """The first and second request after ``warm``, with or without the SDK's ``prepare``
-    (:mod:`llmcache.lab.first_call`)."""
-    from .first_call import probe_first_call
-
-    return probe_first_call(config, servers)
-
-
-def probe_app_server(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """The example app under uvicorn, timed by HTTP clients (:mod:`llmcache.lab.app_server`)."""
-    from .app_server import serve_app
-
-    return serve_app(config, servers)
-
-
-MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | str] = {
     "sdk": probe_sdk,
     "auth": probe_auth,
     "app": probe_app,
-    "app_server": probe_app_server,
     "throughput": probe_throughput,
-    "first_call": probe_first_call,
-    "capacity": probe_capacity,
-    "loops": probe_loops,
+    # modes of their own modules, imported when run (they import nothing of this one)
+    "capacity": "fake_capacity:measure_capacity",
+    "loops": "loops:probe_loops",
+    "first_call": "first_call:probe_first_call",
+    "app_server": "app_server:serve_app",
 }
+"""Each mode's probe, ``probe(config, servers) -> result``: a function here, or
+``"module:function"`` of this package."""
+
+
+def _probe_of(mode: str) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+    probe = MODES[mode]
+    if isinstance(probe, str):
+        module, name = probe.split(":")
+        found: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+        found = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        return found
+    return probe
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
@@ -403,7 +309,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         os.environ.update({k: str(v) for k, v in config.get("env", {}).items()})
         result["simulated_model_latency"] = servers["simulated_model_latency"]
         started = time.perf_counter()
-        result.update(MODES[mode](config, servers))
+        result.update(_probe_of(mode)(config, servers))
         result["probe_seconds"] = time.perf_counter() - started
     return result
 
