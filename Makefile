@@ -75,18 +75,29 @@ lab-quick: lab-venvs
 lab-full: lab-venvs
 	$(PY) -m llmcache.lab run --profile full --out .lab/results/full
 
-# The shared report: full lab run, notebooks executed on it, HTML without code, figures, README.
-REPORT := reports
+# The shared report: a lab run, the notebooks executed on it, HTML without code, figures, and
+# (full profile only) the README's findings. PROFILE=full (the committed reports/) or
+# PROFILE=quick: every page and figure in a few minutes, in .lab/report-quick, labelled quick.
+PROFILE ?= full
+ifeq ($(PROFILE),full)
+REPORT ?= reports
+else
+REPORT ?= .lab/report-$(PROFILE)
+endif
 report: lab-venvs
+	@echo "make report: profile $(PROFILE) -> $(REPORT)"
 	rm -rf $(REPORT)/data.new
-	$(PY) -m llmcache.lab run --profile full --out $(REPORT)/data.new
+	$(PY) -m llmcache.lab run --profile $(PROFILE) --out $(REPORT)/data.new
 	rm -rf $(REPORT)/data $(REPORT)/figures $(REPORT)/*.html && mv $(REPORT)/data.new $(REPORT)/data
 	for nb in notebooks/0*.ipynb; do \
-	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=full \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
-	  $(VENV)/bin/jupyter nbconvert --to html --no-input --output-dir $(REPORT) $$nb || exit 1; \
+	  echo "make report: executing $$nb ($(PROFILE))"; \
+	  if [ "$(PROFILE)" = full ]; then out=$$nb; opts=--inplace; \
+	  else out=$(REPORT)/executed/$$(basename $$nb); opts="--output-dir $(REPORT)/executed"; fi; \
+	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=$(PROFILE) \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+	  $(VENV)/bin/jupyter nbconvert --to html --no-input --output-dir $(REPORT) $$out || exit 1; \
 	done
-	$(PY) -m llmcache.lab.report $(REPORT) --readme README.md
+	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme README.md)
 
 # JupyterLab on 127.0.0.1, no browser; prints the URL with its token. The repo's Jupyter config
 # (jupyter_config/) turns the news feed off: no prompt, no request outside loopback.

@@ -17,12 +17,20 @@ from .matrix import MATRIX, VenvSpec, spec_named
 
 __all__ = [
     "AUTH_ENVS",
+    "DOCKER_DEFAULTS",
+    "DOCKER_VENVS",
     "EXPERIMENTS",
     "PROFILES",
     "Profile",
     "Task",
     "plan",
 ]
+
+DOCKER_DEFAULTS = "docker-defaults"
+"""The plan's Docker image as it most likely was, measured only in the no-bytecode venvs
+(:data:`DOCKER_VENVS`, ``PYTHONDONTWRITEBYTECODE=1``): no API key, ADC against a metadata
+server silent for 2.5 s on every request (a lab setting, under google-auth's 3 s timeout, so
+that credentials do arrive)."""
 
 AUTH_ENVS: dict[str, dict[str, Any]] = {
     "api-key": {"auth": "api-key"},
@@ -44,10 +52,12 @@ AUTH_ENVS: dict[str, dict[str, Any]] = {
         "metadata": "blackhole",
         "env": {"GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "1"},
     },
+    DOCKER_DEFAULTS: {"auth": "adc", "metadata": "slow-valid", "metadata_delay": 2.5},
 }
 """The auth environments of the issue. ``adc`` means no API key: 3.x runs
 ``google.auth.default()``; 4.x is built with ``vertexai=True`` (its ADC path). The slow-valid
-metadata server answers each request after 0.5 s, a lab setting, not a measured GCE figure."""
+metadata server answers each request after 0.5 s (2.5 s in :data:`DOCKER_DEFAULTS`), a lab
+setting, not a measured GCE figure."""
 
 WAITING_AUTH_ENVS = frozenset(
     {
@@ -63,6 +73,7 @@ WAITING_AUTH_ENVS = frozenset(
 notebooks compare, run alone."""
 
 AUTH_VENVS = ("lcgg-3.2.0", "lcgg-4.x")
+DOCKER_VENVS = ("lcgg-3.2.0-nobytecode", "lcgg-4.x-nobytecode")
 APP_VENVS = ("lcgg-3.2.0", "lcgg-4.x")
 THROUGHPUT_VENVS = ("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-httpx", "openai")
 
@@ -176,8 +187,8 @@ def _auth_tasks(profile: Profile) -> list[Task]:
             waits=auth_env in WAITING_AUTH_ENVS,
         )
         for run in range(profile.auth_runs)
-        for venv in AUTH_VENVS
         for auth_env, settings in AUTH_ENVS.items()
+        for venv in (DOCKER_VENVS if auth_env == DOCKER_DEFAULTS else AUTH_VENVS)
     ]
 
 

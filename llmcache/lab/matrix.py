@@ -47,6 +47,14 @@ class VenvSpec:
 _NEWEST_4X = ("langchain-google-genai>=4.1,<5", "google-genai[aiohttp]")
 MATRIX: tuple[VenvSpec, ...] = (
     VenvSpec("lcgg-3.2.0", "google", ("langchain-google-genai==3.2.0",), "3.2.0 (gRPC)"),
+    VenvSpec(
+        "lcgg-3.2.0-nobytecode",
+        "google",
+        ("langchain-google-genai==3.2.0",),
+        "3.2.0, no bytecode, PYTHONDONTWRITEBYTECODE=1",
+        compile_bytecode=False,
+        run_env={"PYTHONDONTWRITEBYTECODE": "1"},
+    ),
     VenvSpec("lcgg-4.0.0", "google", ("langchain-google-genai==4.0.0",), "4.0.0 (REST, httpx)"),
     VenvSpec("lcgg-4.x", "google", _NEWEST_4X, "4.x newest (REST, aiohttp)"),
     VenvSpec(
