@@ -206,23 +206,18 @@ class ModelCache:
     def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """The model for this configuration, building it once if needed (blocks meanwhile)."""
         found = self._lookup(model_name, provider, kwargs)
-        if type(found) is Flight:
-            flight: Flight = found
-        elif found is MISSING:
-            joined, model = self._join(model_name, provider, kwargs)
-            if joined is None:
-                return model
-            flight = joined
-        else:
-            return found
-        if _running_loop() is not None:
-            logger.warning(
-                "get_model(%r) blocks a running event loop while %s is built; "
-                "use get_model_async()",
-                flight.key.model_name,
-                flight.key,
-            )
-        return flight.wait(self.build_timeout)
+        if found is MISSING or type(found) is Flight:
+            flight, found = self._flight(found, model_name, provider, kwargs)
+            if flight is not None:
+                if _running_loop() is not None:
+                    logger.warning(
+                        "get_model(%r) blocks a running event loop while %s is built; "
+                        "use get_model_async()",
+                        flight.key.model_name,
+                        flight.key,
+                    )
+                return flight.wait(self.build_timeout)
+        return found
 
     async def aget(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """Like :meth:`get`, but waits without blocking the event loop.
@@ -231,16 +226,11 @@ class ModelCache:
         its model is cached for the other callers.
         """
         found = self._lookup(model_name, provider, kwargs)
-        if type(found) is Flight:
-            flight: Flight = found
-        elif found is MISSING:
-            joined, model = self._join(model_name, provider, kwargs)
-            if joined is None:
-                return model
-            flight = joined
-        else:
-            return found
-        return await flight.wait_async(self.build_timeout)
+        if found is MISSING or type(found) is Flight:
+            flight, found = self._flight(found, model_name, provider, kwargs)
+            if flight is not None:
+                return await flight.wait_async(self.build_timeout)
+        return found
 
     def warm(self, specs: Iterable[WarmSpec]) -> list[Any]:
         """Build several models concurrently (e.g. at start-up); return them in order.
@@ -358,6 +348,15 @@ class ModelCache:
             return MISSING
         store.hits.add()
         return entry.model
+
+    def _flight(
+        self, found: Any, model_name: Any, provider: Any, kwargs: Mapping[str, Any]
+    ) -> tuple[Flight | None, Any]:
+        """After :meth:`_lookup` found a flight or nothing: ``(flight, None)`` to wait on, or
+        ``(None, model)`` when the full path finds the model."""
+        if found is MISSING:
+            return self._join(model_name, provider, kwargs)
+        return found, None
 
     def _join(
         self, model_name: Any, provider: Any, kwargs: Mapping[str, Any]
