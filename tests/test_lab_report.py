@@ -19,7 +19,7 @@ def test_report_readme_and_findings_come_from_the_committed_data(tmp_path: Path)
     report_dir = tmp_path / "reports"
     shutil.copytree(DATA, report_dir / "data")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{report.START}\nold\n{report.END}\n\nrest\n")
+    readme.write_text(f"# x\n\n{report.START}\nOLD-PLACEHOLDER\n{report.END}\n\nrest\n")
 
     written = report.write_report_readme(report_dir)
     report.update_readme(readme, report_dir)
@@ -28,7 +28,7 @@ def test_report_readme_and_findings_come_from_the_committed_data(tmp_path: Path)
     assert "**First request" in text
     assert "simulated model latency" in text
     updated = readme.read_text()
-    assert "old" not in updated
+    assert "OLD-PLACEHOLDER" not in updated
     assert "In short:" in updated
     assert updated.endswith("rest\n")
     # the committed README carries exactly what the committed data gives
@@ -253,7 +253,7 @@ def test_the_findings_state_every_experiment_from_its_data(tmp_path: Path) -> No
     (report_dir / "figures").mkdir()
     (report_dir / "figures" / f"{report.APP_SERVER_FIGURE}.png").write_bytes(b"png")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{report.START}\nold\n{report.END}\n")
+    readme.write_text(f"# x\n\n{report.START}\nOLD-PLACEHOLDER\n{report.END}\n")
 
     report.update_readme(readme, report_dir)
     findings = readme.read_text()
