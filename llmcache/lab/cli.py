@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     if args.command == "venvs":
-        for spec in matrix.MATRIX:
+        for spec in matrix.ALL_VENVS:
             python = matrix.ensure_venv(spec)
             print(f"{spec.name:22} {spec.label:50} {python}")
         return 0

@@ -20,6 +20,7 @@ __all__ = [
     "DOCKER_DEFAULTS",
     "DOCKER_VENVS",
     "EXPERIMENTS",
+    "LANGGRAPH_CASES",
     "PROFILES",
     "Profile",
     "Task",
@@ -79,6 +80,36 @@ THROUGHPUT_VENVS = ("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-httpx", "openai")
 
 
 @dataclass(frozen=True)
+class LangGraphCase:
+    """One setting of the agent under ``langgraph dev``: a server venv, an SDK, an auth
+    environment of :data:`AUTH_ENVS`."""
+
+    venv: str
+    sdk: str
+    auth_env: str
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a model can answer at all (a silent metadata server gives none)."""
+        return self.auth_env in ("api-key", "adc-slow-valid")
+
+
+LANGGRAPH_CASES: dict[str, LangGraphCase] = {
+    "3.2.0 API key": LangGraphCase("langgraph-3.2.0", "google", "api-key"),
+    "4.x API key": LangGraphCase("langgraph-4.x", "google", "api-key"),
+    "OpenAI API key": LangGraphCase("langgraph-4.x", "openai", "api-key"),
+    "3.2.0 ADC, silent metadata": LangGraphCase("langgraph-3.2.0", "google", "adc-blackhole"),
+    "4.x Vertex ADC, silent metadata": LangGraphCase("langgraph-4.x", "google", "adc-blackhole"),
+    "3.2.0 ADC, slow-valid metadata": LangGraphCase("langgraph-3.2.0", "google", "adc-slow-valid"),
+    "4.x Vertex ADC, slow-valid metadata": LangGraphCase(
+        "langgraph-4.x", "google", "adc-slow-valid"
+    ),
+}
+"""The ``langgraph`` experiment's cases, in table order. Without a key, 3.x runs
+``google.auth.default()`` and 4.x is built with ``vertexai=True`` (as ``examples/app.py``)."""
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     sdk_runs: int
@@ -103,6 +134,10 @@ class Profile:
     """Designs of the ``loops`` experiment; None: every one of :data:`loops.DESIGNS`."""
     waiters_repeat: int = 5
     """Runs of each case of the ``waiters`` experiment."""
+    langgraph_cases: tuple[str, ...] | None = None
+    """Cases of the ``langgraph`` experiment; None: every one of :data:`LANGGRAPH_CASES`."""
+    langgraph_designs: tuple[str, ...] | None = None
+    """Designs of the ``langgraph`` experiment; None: every design the ``app`` one shows."""
     parallel_waits: int = 1
     """How many measurements marked :attr:`Task.waits` may run at once; 1 runs everything alone
     (the full profile, whose numbers the report publishes)."""
@@ -125,6 +160,8 @@ PROFILES = {
         app_designs=("no-cache", "llmcache", "llmcache-warmed"),
         loops_designs=("llmcache",),
         waiters_repeat=3,
+        langgraph_cases=("3.2.0 API key", "4.x API key", "3.2.0 ADC, silent metadata"),
+        langgraph_designs=("no-cache", "asyncio.Lock", "llmcache", "llmcache-warmed"),
         parallel_waits=4,
     ),
     "full": Profile(
@@ -381,6 +418,26 @@ def _app_server_tasks(profile: Profile) -> list[Task]:
     return found
 
 
+def _langgraph_tasks(profile: Profile) -> list[Task]:
+    """One server life per case and design: the agent under ``langgraph dev``."""
+    tasks = []
+    for case_name in profile.langgraph_cases or tuple(LANGGRAPH_CASES):
+        case = LANGGRAPH_CASES[case_name]
+        for design in profile.langgraph_designs or designs.names(designs.APP):
+            config = {
+                "sdk": case.sdk,
+                "mode": "langgraph",
+                "design": design,
+                "latency": 0.0,
+                **AUTH_ENVS[case.auth_env],
+            }
+            labels = {"case": case_name, "design": design, "credentials": case.has_credentials}
+            # without a key a run waits out metadata timeouts: it may overlap other waits
+            waits = case.auth_env != "api-key"
+            tasks.append(Task("langgraph", labels, spec_named(case.venv), config, 300, waits=waits))
+    return tasks
+
+
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "waiters": _waiters_tasks,
@@ -391,6 +448,7 @@ EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "throughput": _throughput_tasks,
     "first_call": _first_call_tasks,
     "loops": _loops_tasks,
+    "langgraph": _langgraph_tasks,
 }
 
 

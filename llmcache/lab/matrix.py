@@ -17,7 +17,16 @@ from pathlib import Path
 
 from . import REPO_ROOT
 
-__all__ = ["MATRIX", "VENV_ROOT", "VenvSpec", "ensure_venv", "find_uv", "spec_named"]
+__all__ = [
+    "ALL_VENVS",
+    "MATRIX",
+    "SERVER_VENVS",
+    "VENV_ROOT",
+    "VenvSpec",
+    "ensure_venv",
+    "find_uv",
+    "spec_named",
+]
 
 VENV_ROOT = REPO_ROOT / ".lab" / "venvs"
 _COMMON = ("blockbuster>=1.5",)  # every probe records blocking calls
@@ -73,13 +82,33 @@ MATRIX: tuple[VenvSpec, ...] = (
     ),
     VenvSpec("openai", "openai", ("langchain-openai>=1,<2",), "langchain-openai"),
 )
+"""The SDK matrix: every SDK experiment may measure each of these."""
+
+_LANGGRAPH_DEV = "langgraph-cli[inmem]"  # the dev server users run, newest from PyPI
+SERVER_VENVS: tuple[VenvSpec, ...] = (
+    VenvSpec(
+        "langgraph-3.2.0",
+        "google",
+        ("langchain-google-genai==3.2.0", _LANGGRAPH_DEV),
+        "3.2.0 (gRPC) under langgraph dev",
+    ),
+    VenvSpec(
+        "langgraph-4.x",
+        "google",
+        (*_NEWEST_4X, "langchain-openai>=1,<2", _LANGGRAPH_DEV),
+        "4.x newest and langchain-openai under langgraph dev",
+    ),
+)
+"""Venvs of an app server (not SDK measurements): the ``langgraph`` experiment's."""
+
+ALL_VENVS = MATRIX + SERVER_VENVS
 
 
 def spec_named(name: str) -> VenvSpec:
-    for spec in MATRIX:
+    for spec in ALL_VENVS:
         if spec.name == name:
             return spec
-    raise ValueError(f"unknown venv {name!r}; expected one of {[s.name for s in MATRIX]}")
+    raise ValueError(f"unknown venv {name!r}; expected one of {[s.name for s in ALL_VENVS]}")
 
 
 def find_uv() -> str:

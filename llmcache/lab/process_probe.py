@@ -19,7 +19,9 @@ it. Config keys:
   ``"throughput"`` (``calls``, ``concurrency``), ``"capacity"`` (the same with a raw client
   instead of the SDK: :mod:`llmcache.lab.fake_capacity`), ``"loops"`` (``rounds``: see
   :mod:`llmcache.lab.loops`) or ``"app_server"`` (``design``, ``workers``, ``clients``: the
-  example app under uvicorn, see :mod:`llmcache.lab.app_server`)
+  example app under uvicorn, see :mod:`llmcache.lab.app_server`) or ``"langgraph"``
+  (``design``: the example agent under ``langgraph dev``, see
+  :mod:`llmcache.lab.langgraph_server`)
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | st
     "loops": "loops:probe_loops",
     "first_call": "first_call:probe_first_call",
     "app_server": "app_server:serve_app",
+    "langgraph": "langgraph_server:serve_graph",
 }
 """Each mode's probe, ``probe(config, servers) -> result``: a function here, or
 ``"module:function"`` of this package."""

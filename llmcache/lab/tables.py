@@ -23,6 +23,7 @@ __all__ = [
     "fake_capacity_table",
     "format_table",
     "hit_cost_table",
+    "langgraph_table",
     "load",
     "loops_table",
     "percentile",
@@ -372,6 +373,41 @@ def loops_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def langgraph_table(data: dict[str, Any]) -> list[Row]:
+    """Per case and design: the agent under ``langgraph dev``, one server life each. The first
+    run as the client timed it (seconds, or start-up to exit when the server never served),
+    whether it and the second run answered, the ``BlockingError`` instances created in the server
+    (swallowed ones too) and the blocking events it logged, with their call sites."""
+    rows = []
+    for (case, design, credentials), results in _grouped(
+        data, "case", "design", "credentials"
+    ).items():
+        result = results[0]  # one server life per case and design
+        runs = result["runs"]
+        raised: dict[str, int] = result["blocking_errors"]
+        first_error = runs[0].get("error", "")
+        rows.append(
+            {
+                "case": case,
+                "design": design,
+                "credentials": credentials,
+                "ready_s": result["ready_seconds"],
+                "first_run_s": runs[0]["seconds"],
+                "second_run_s": runs[1]["seconds"] if len(runs) > 1 else None,
+                "answered": runs[0]["answered"],
+                "second_answered": len(runs) > 1 and runs[1]["answered"],
+                "blocking_errors": sum(raised.values()),
+                "logged_blocking": sum(result["blocking_events"].values()),
+                "error": f"{result['startup_error']} at start-up"
+                if "startup_error" in result
+                else first_error,
+                "call_sites": "; ".join(sorted(raised)),
+                "left_loopback": len(result.get("netguard_violations") or []),
+            }
+        )
+    return rows
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "hit_cost": hit_cost_table,
     "waiters": waiters_table,
@@ -382,6 +418,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "throughput": throughput_table,
     "first_call": first_call_table,
     "loops": loops_table,
+    "langgraph": langgraph_table,
 }
 
 
