@@ -8,7 +8,15 @@ import ast
 from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[1] / "llmcache" / "lab"
-PROBES = ("process_probe", "loops", "first_call", "app_server", "fake_capacity", "sdk_under_test")
+PROBES = (
+    "process_probe",
+    "loops",
+    "first_call",
+    "app_server",
+    "langgraph_server",
+    "fake_capacity",
+    "sdk_under_test",
+)
 
 
 def _imports() -> dict[str, set[str]]:

@@ -189,8 +189,11 @@ def _startup_error(log: str) -> str:
             event = json.loads(line)
         except ValueError:
             continue
-        trace = event.get("exception") if isinstance(event, dict) else None
-        if isinstance(trace, str):
+        if not isinstance(event, dict):
+            continue
+        for trace in (event.get("event"), event.get("exception")):  # uvicorn logs it as event
+            if not isinstance(trace, str) or "Traceback" not in trace:
+                continue
             for text in reversed(trace.strip().splitlines()):
                 head = text.strip(" |").split(":", 1)[0]
                 if head.endswith(("Error", "Exception", "Group")) and " " not in head:
