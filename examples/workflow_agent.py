@@ -1,6 +1,6 @@
 """A LangGraph workflow agent that answers with Gemini (or OpenAI) through llmcache.
 
-    GOOGLE_API_KEY=... langgraph dev --config examples/langgraph.json --no-browser
+    cd examples && GOOGLE_API_KEY=... langgraph dev --no-browser
     curl -X POST http://127.0.0.1:2024/runs/wait -H 'content-type: application/json' \
         -d '{"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": "Hi"}]}}'
 

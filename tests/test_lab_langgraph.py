@@ -30,6 +30,7 @@ def test_the_server_raises_and_we_record_3x_probing_metadata_on_the_loop_without
     assert [run["answered"] for run in result["runs"]] == [False, False]
     [site] = result["blocking_errors"]
     assert site.startswith("socket.socket.connect at urllib3/"), site
+    assert "via langchain_google_genai/chat_models.py:" in site and site.endswith(" __init__"), site
     assert result["blocking_errors"][site] >= 2  # one per run at least
     assert result["run_errors"].get("BlockingError", 0) >= 1  # what the user sees, logged
     assert result["blocking_events"]

@@ -47,17 +47,26 @@ _PACKAGES = ("langgraph", "langgraph-api", "langgraph-cli", "langgraph-runtime-i
 # -- inside the server process ---------------------------------------------------------------
 
 
+_SDKS = ("/langchain_google_genai/", "/langchain_openai/")
+
+
 def _call_site() -> str:
-    """The first frame outside the stdlib, blockbuster, langgraph's error patch and this file."""
+    """Where the blocking call happened: the first frame outside the stdlib, blockbuster,
+    langgraph's error patch and this file; then, after "via", the outermost frame in the
+    LangChain SDK, which tells a constructor (``__init__``) from a call (``_agenerate``)."""
     stdlib = os.path.dirname(os.__file__)
     skip = ("/blockbuster/", "langgraph_runtime_inmem/queue.py", __file__)
+    site, via = "?", ""
     frame = inspect.currentframe()
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith((stdlib, "<")) and not any(s in name for s in skip):
-            return f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
+        here = f"{short_path(name)}:{frame.f_lineno} {frame.f_code.co_name}"
+        if site == "?" and not name.startswith((stdlib, "<")) and not any(s in name for s in skip):
+            site = here
+        if any(sdk in name for sdk in _SDKS):
+            via = here
         frame = frame.f_back
-    return "?"
+    return f"{site} via {via}" if via else site
 
 
 def _record_blocking_errors(path: str) -> None:

@@ -62,7 +62,9 @@ def headline(data: Path, figures: str | None = None) -> str:
         *_loops_sentence(data),
         *_hit_cost_sentence(data),
         *_waiters_sentence(data),
+        *_langgraph_sentence(data),
         *_app_server_section(data, figures),
+        *_langgraph_section(data, figures),
         "",
         "**First request in one fresh process (construction + first `ainvoke`, seconds, "
         "simulated latency 0)**",
@@ -487,6 +489,63 @@ def _waiters_sentence(data: Path) -> list[str]:
         f"({mine['x_plain_cpu']:.2f}x and {mine['x_plain_gap']:.2f}x; medians of "
         f"{mine['repeats']} runs)."
     ]
+
+
+OURS = ("llmcache", WARMED)
+LANGGRAPH_FIGURE = "01_langgraph_dev"
+
+
+def _langgraph_sentence(data: Path) -> list[str]:
+    """The agent under ``langgraph dev``: llmcache's BlockingErrors against the other designs'."""
+    rows = _rows(data, "langgraph")
+    if not rows:
+        return []
+    ours = [r for r in rows if r["design"] in OURS]
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    clean = [c for c in cases if not any(r["blocking_errors"] for r in ours if r["case"] == c)]
+    others = [r for r in rows if r["design"] not in OURS and r["blocking_errors"]]
+    sites = Counter(s for r in rows for s in r["call_sites"].split("; ") if s)
+    raised_in = [c for c in cases if any(r["blocking_errors"] for r in rows if r["case"] == c)]
+    answered = [r for r in ours if r["credentials"] and r["answered"] and r["second_answered"]]
+    with_credentials = [r for r in ours if r["credentials"]]
+    return [
+        f"- Under the real `langgraph dev` (the agent `examples/workflow_agent.py`, blocking-call "
+        f"detection on, {len(rows)} server lives): llmcache, warmed or not, raised no "
+        f"`BlockingError` in {len(clean)} of {len(cases)} cases "
+        f"({'; '.join(clean)}), and answered both runs in {len(answered)} of its "
+        f"{len(with_credentials)} server lives that had credentials. `BlockingError`s were "
+        f"raised only in "
+        f"{'; '.join(raised_in) or 'no case'} ({sum(r['blocking_errors'] for r in others)} by "
+        f"the designs that build on the loop), at: "
+        + "; ".join(f"`{site}` (in {n} server lives)" for site, n in sites.most_common())
+        + "."
+    ]
+
+
+def _langgraph_section(data: Path, figures: str | None) -> list[str]:
+    """The headline table of the agent under ``langgraph dev``, one server life per row."""
+    rows = _rows(data, "langgraph")
+    if not rows:
+        return []
+    lines = [
+        "",
+        "**The agent under `langgraph dev` (detection on; simulated model latency 0; runs "
+        "timed by the client, seconds)**",
+        "",
+        "| case | design | served after (s) | 1st run (s) | 2nd run (s) | answered | "
+        "BlockingErrors raised / logged | error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        answered = "both" if r["answered"] and r["second_answered"] else "no"
+        lines.append(
+            f"| {r['case']} | {r['design']} | {_s(r['ready_s'])} | {_s(r['first_run_s'])} | "
+            f"{_s(r['second_run_s'])} | {answered} | {r['blocking_errors']} / "
+            f"{r['logged_blocking']} | {r['error'] or ''} |"
+        )
+    if figures is not None and (data.parent / "figures" / f"{LANGGRAPH_FIGURE}.png").exists():
+        lines += ["", f"![The agent under langgraph dev]({figures}/{LANGGRAPH_FIGURE}.png)"]
+    return lines
 
 
 def write_report_readme(report_dir: Path) -> Path:
