@@ -432,9 +432,9 @@ def _langgraph_tasks(profile: Profile) -> list[Task]:
                 **AUTH_ENVS[case.auth_env],
             }
             labels = {"case": case_name, "design": design, "credentials": case.has_credentials}
-            # without a key a run waits out metadata timeouts: it may overlap other waits
-            waits = case.auth_env != "api-key"
-            tasks.append(Task("langgraph", labels, spec_named(case.venv), config, 300, waits=waits))
+            # What a server life measures is BlockingErrors and answers; its seconds (polling
+            # runs, metadata timeouts) need no quiet machine: it may overlap other waits.
+            tasks.append(Task("langgraph", labels, spec_named(case.venv), config, 300, waits=True))
     return tasks
 
 
