@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,18 +164,23 @@ def _run(port: int, timeout: float) -> dict[str, Any]:
     return run
 
 
-def server_log_findings(log: str) -> dict[str, Any]:
-    """What the server's JSON log shows a user: the run errors by type, and every event
-    mentioning a blocking call (``BlockingError`` or blockbuster's "Blocking call to")."""
-    errors: dict[str, int] = {}
-    blocking: dict[str, int] = {}
+def _log_events(log: str) -> Iterator[dict[str, Any]]:
+    """The JSON events of the server's log (other lines are skipped)."""
     for line in log.splitlines():
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(event, dict):
-            continue
+        if isinstance(event, dict):
+            yield event
+
+
+def server_log_findings(log: str) -> dict[str, Any]:
+    """What the server's JSON log shows a user: the run errors by type, and every event
+    mentioning a blocking call (``BlockingError`` or blockbuster's "Blocking call to")."""
+    errors: dict[str, int] = {}
+    blocking: dict[str, int] = {}
+    for event in _log_events(log):
         text = f"{event.get('event', '')}\n{event.get('exception', '')}"
         if event.get("level") == "error" and "Run encountered an error" in text:
             kind = text.split("<class '", 1)[-1].split("'>", 1)[0].rsplit(".", 1)[-1]
@@ -193,13 +199,7 @@ def server_log_findings(log: str) -> dict[str, Any]:
 def _startup_error(log: str) -> str:
     """The type of the last exception the server logged (why its start-up failed)."""
     found = "unknown"
-    for line in log.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(event, dict):
-            continue
+    for event in _log_events(log):
         for trace in (event.get("event"), event.get("exception")):  # uvicorn logs it as event
             if not isinstance(trace, str) or "Traceback" not in trace:
                 continue
