@@ -11,7 +11,9 @@ To add a design, touch this file only:
    returns a :class:`Bound` (the sync API, the async API, and a start-up step if it has one);
 3. put in ``shown_in`` the experiments that should show it: :data:`APP` (fresh SDK processes,
    N concurrent first requests), :data:`SCENARIOS` (in-process tasks, threads and loops of
-   notebook 03; threads need a sync API) and :data:`HIT_COST` (ns per hit of each API it has).
+   notebook 03; threads need a sync API), :data:`HIT_COST` (ns per hit of each API it has) and
+   :data:`SOAK` (the example app under uvicorn for minutes, with churn: its API must take the
+   model's kwargs).
 
 Runs, tables, notebooks and the CLI pick it up from here. Baselines keep module-level state
 (as the specimens do), so one binding of them is live at a time.
@@ -31,6 +33,7 @@ __all__ = [
     "HIT_COST",
     "REGISTRY",
     "SCENARIOS",
+    "SOAK",
     "Bound",
     "Constructor",
     "Design",
@@ -42,6 +45,7 @@ __all__ = [
 APP = "app"
 SCENARIOS = "scenarios"
 HIT_COST = "hit_cost"
+SOAK = "soak"
 
 Constructor = Callable[..., Any]
 """``construct(model_name, **kwargs)``: the blocking build every design wraps (the model kwargs
@@ -59,13 +63,13 @@ class Bound:
     startup: Callable[[str], Awaitable[Any]] | None = None
     """What the app does in its lifespan before serving (warming), if anything."""
 
-    async def model(self, model_name: str) -> Any:
+    async def model(self, model_name: str, **kwargs: Any) -> Any:
         """The model, as an async request handler gets it (a sync-only design is called inline,
-        as such apps do)."""
+        as such apps do); ``kwargs`` are the constructor's (part of the design's key)."""
         if self.aget is not None:
-            return await self.aget(model_name)
+            return await self.aget(model_name, **kwargs)
         assert self.get is not None
-        return self.get(model_name)
+        return self.get(model_name, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -134,19 +138,19 @@ REGISTRY: dict[str, Design] = {
             "no-cache",
             "a new client per request",
             _baseline(get=baselines.get_model_nocache),
-            frozenset({APP}),
+            frozenset({APP, SOAK}),
         ),
         Design(
             "functools.cache",
             "the legacy sync API: builds on the caller's thread, once per racing thread",
             _baseline(get=baselines.get_model_functools),
-            frozenset({APP, SCENARIOS, HIT_COST}),
+            frozenset({APP, SCENARIOS, HIT_COST, SOAK}),
         ),
         Design(
             "asyncio.Lock",
             "the widely copied fix: a module-level asyncio.Lock around a blocking build",
             _baseline(aget=baselines.get_model_async_lock),
-            frozenset({APP, SCENARIOS, HIT_COST}),
+            frozenset({APP, SCENARIOS, HIT_COST, SOAK}),
         ),
         Design(
             "asyncio.Lock + to_thread",
@@ -164,7 +168,7 @@ REGISTRY: dict[str, Design] = {
             "llmcache",
             "llmcache: single flight, built in a thread the cache owns",
             _llmcache(warmed=False),
-            frozenset({APP, SCENARIOS, HIT_COST}),
+            frozenset({APP, SCENARIOS, HIT_COST, SOAK}),
         ),
         Design(
             "llmcache-warmed",
