@@ -12,8 +12,9 @@ the cache shows them. Builds are named by the function's qualified name, never b
 
 Methods: ``self`` is an argument like any other. Instances with the default ``__eq__`` each
 get their own models; the cache holds a strong reference to every ``self`` it saw until
-``cache_clear()`` or ``close()``, as ``functools.cache`` does. Put ``@cached`` below
-``@staticmethod``/``@classmethod``.
+``cache_clear()`` or ``close()``, as ``functools.cache`` does. Put ``@cached`` above
+``@classmethod``/``@staticmethod``: since Python 3.13 a ``classmethod`` no longer passes ``cls``
+through to what it wraps, so below it only plain calls would get ``cls``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from ._cache import CacheStats, ModelCache, ModelSpec
+from ._cache import DEFAULT_BUILD_TIMEOUT, CacheStats, ModelCache, ModelSpec
 from ._providers import Provider
 
 __all__ = ["BoundCached", "Cached", "cached"]
@@ -52,13 +53,17 @@ class Cached(Generic[P, R]):
         *,
         maxsize: int | None = None,
         ttl: float | None = None,
-        build_timeout: float | None = None,
+        build_timeout: float | None = DEFAULT_BUILD_TIMEOUT,
         slow_threshold: float = 2.0,
         per_loop: bool = False,
         prepare: Callable[[Any], None] | None = None,
         close: Callable[[Any], None] | None = None,
         aclose: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
+        self._binds_class = isinstance(func, classmethod)
+        self._binds_nothing = isinstance(func, staticmethod)
+        if isinstance(func, classmethod | staticmethod):
+            func = func.__func__
         if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise TypeError(
                 f"@cached needs a synchronous factory; {func.__qualname__} is async. "
@@ -69,20 +74,17 @@ class Cached(Generic[P, R]):
         functools.update_wrapper(self, func)
         self._signature = inspect.signature(func)
         self._fast = _FastBinder.of(self._signature)
-        self._label = getattr(func, "__qualname__", None) or repr(func)
-        self._provider = f"{getattr(func, '__module__', None) or '?'}.{self._label}"
-        options: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("maxsize", maxsize),
-                ("ttl", ttl),
-                ("build_timeout", build_timeout),
-            )
-            if value is not None
-        }
+        self._label, module = _name_of(func)
+        self._provider = f"{module}.{self._label}"
+        first = next(iter(self._signature.parameters), None)
+        self._first_is_cls = first == "cls" and not self._binds_class
         provider = Provider(self._build, per_loop, prepare, close, aclose)
         self.cache = ModelCache(
-            {self._provider: provider}, slow_threshold=slow_threshold, **options
+            {self._provider: provider},
+            slow_threshold=slow_threshold,
+            maxsize=maxsize,
+            ttl=ttl,
+            build_timeout=build_timeout,
         )
         """The function's own cache (its only provider runs the function)."""
 
@@ -99,6 +101,7 @@ class Cached(Generic[P, R]):
     async def aget(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The same store, awaited without blocking the event loop."""
         arguments = self._bind(args, kwargs)
+        self._check_cls(arguments)
         return cast(R, await self.cache.aget(self._label, self._provider, **arguments))
 
     def warm(self, calls: Iterable[CallSpec]) -> list[R]:
@@ -140,7 +143,9 @@ class Cached(Generic[P, R]):
         self: Cached[Concatenate[S, Q], R], instance: S, owner: type[Any] | None = None
     ) -> BoundCached[Q, R]: ...
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
-        if instance is None:
+        if self._binds_class:  # @cached above @classmethod
+            return BoundCached(self, owner if owner is not None else type(instance))
+        if instance is None or self._binds_nothing:  # (above @staticmethod)
             return self
         return BoundCached(self, instance)
 
@@ -159,6 +164,15 @@ class Cached(Generic[P, R]):
             arguments = {_key(name): value for name, value in bound.arguments.items()}
         return arguments
 
+    def _check_cls(self, arguments: Mapping[str, Any]) -> None:
+        """``@classmethod`` above ``@cached`` on Python 3.13+: ``aget``/``warm`` lose ``cls``."""
+        if self._first_is_cls and not isinstance(arguments.get("cls"), type):
+            raise TypeError(
+                f"{self._label}: its first parameter, cls, got no class; put @llmcache.cached "
+                "above @classmethod (since Python 3.13, a classmethod wrapping another object "
+                "passes cls to plain calls only, not to .aget/.warm/.awarm)"
+            )
+
     def _specs(self, calls: Iterable[CallSpec]) -> list[ModelSpec]:
         if isinstance(calls, str | Mapping):
             raise TypeError("calls must be an iterable of calls, e.g. a list: f.warm([('x',)])")
@@ -170,7 +184,9 @@ class Cached(Generic[P, R]):
                 args, kwargs = (), dict(call)
             else:
                 args, kwargs = (call,), {}
-            specs.append(ModelSpec(self._label, self._provider, self._bind(args, kwargs)))
+            arguments = self._bind(args, kwargs)
+            self._check_cls(arguments)
+            specs.append(ModelSpec(self._label, self._provider, arguments))
         return specs
 
     def _build(self, model_name: str, **arguments: Any) -> R:
@@ -178,6 +194,21 @@ class Cached(Generic[P, R]):
         named = {name.removeprefix("@"): value for name, value in arguments.items()}
         bound = inspect.BoundArguments(self._signature, named)
         return self.__wrapped__(*bound.args, **bound.kwargs)
+
+
+def _name_of(func: Any) -> tuple[str, str]:
+    """``(qualified name, module)`` of a factory: never its repr, which for a
+    ``functools.partial`` holds the bound arguments (an API key, say)."""
+    inner, partials = func, 0
+    while isinstance(inner, functools.partial):
+        inner, partials = inner.func, partials + 1
+    name = getattr(inner, "__qualname__", None)
+    if not isinstance(name, str):
+        name = f"{type(inner).__qualname__} object"
+    module = getattr(inner, "__module__", None)
+    for _ in range(partials):
+        name = f"partial({name})"
+    return name, module if isinstance(module, str) else "?"
 
 
 def _key(name: str) -> str:
@@ -296,7 +327,7 @@ def cached(
     *,
     maxsize: int | None = None,
     ttl: float | None = None,
-    build_timeout: float | None = None,
+    build_timeout: float | None = DEFAULT_BUILD_TIMEOUT,
     slow_threshold: float = 2.0,
     per_loop: bool = False,
     prepare: Callable[[Any], None] | None = None,
@@ -309,7 +340,7 @@ def cached(
     *,
     maxsize: int | None = None,
     ttl: float | None = None,
-    build_timeout: float | None = None,
+    build_timeout: float | None = DEFAULT_BUILD_TIMEOUT,
     slow_threshold: float = 2.0,
     per_loop: bool = False,
     prepare: Callable[[Any], None] | None = None,

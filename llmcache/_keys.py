@@ -125,6 +125,27 @@ class _Identity:
         return f"<{type(self.value).__qualname__} object>"
 
 
+class _Secret:
+    """A secret's text (from a ``SecretStr``): equal to, and hashed as, the text itself, so it
+    is the same configuration, but shown masked under any name."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str | bytes) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Secret):
+            return type(other.text) is type(self.text) and other.text == self.text
+        return type(other) is type(self.text) and other == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return MASK
+
+
 def _secret_text(value: Any) -> str | bytes | None:
     """The plain text of a secret-like value (``SecretStr``, ``SecretBytes``), else None."""
     get_secret = getattr(value, "get_secret_value", None)
@@ -141,7 +162,13 @@ def _record_fields(value: Any) -> dict[str, Any] | None:
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.compare}
     model_fields = getattr(type(value), "model_fields", None)
     if isinstance(model_fields, dict) and hasattr(value, "model_dump"):
-        return {name: getattr(value, name, None) for name in model_fields}
+        # As pydantic's own ``==``: the fields, then extra fields and private attributes.
+        fields = {name: getattr(value, name, None) for name in model_fields}
+        for extra in ("__pydantic_extra__", "__pydantic_private__"):
+            more = getattr(value, extra, None)
+            if isinstance(more, dict):
+                fields.update((f"{extra}.{name}", v) for name, v in more.items())
+        return fields
     return None
 
 
@@ -156,7 +183,7 @@ def _freeze(value: Any, depth: int = 0) -> Any:
         return _Identity(value)
     plain = _secret_text(value)
     if plain is not None:
-        return _freeze(plain, depth + 1)
+        return (_SCALAR, type(plain), _Secret(plain))
     if isinstance(value, Mapping):
         items = frozenset((_freeze(k, depth + 1), _freeze(v, depth + 1)) for k, v in value.items())
         return (_DICT, items)
@@ -191,8 +218,8 @@ def canonical_values(
             types.append(kind)
             continue
         plain = _secret_text(value)
-        if plain is not None:  # a SecretStr is its text: the same configuration
-            values.append(plain)
+        if plain is not None:  # a SecretStr is its text: the same configuration, kept masked
+            values.append(_Secret(plain))
             types.append(type(plain))
             continue
         values.append(_freeze(value))
@@ -201,6 +228,8 @@ def canonical_values(
 
 
 def _show_plain(value: Any) -> str:
+    if isinstance(value, _Secret):
+        return MASK
     if isinstance(value, str):
         return repr(mask_url_credentials(value))
     if isinstance(value, bytes):

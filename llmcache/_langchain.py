@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._errors import ProviderNotInstalledError, UnknownProviderError
+from ._keys import mask_url_credentials
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -150,7 +151,8 @@ def parse_model(model: str, model_provider: str | None) -> tuple[str, str]:
     provider = provider or infer_langchain_provider(name)
     if not provider:
         raise UnknownProviderError(
-            f"cannot infer the provider of model {name!r}; pass model_provider=, one of "
+            f"cannot infer the provider of model {mask_url_credentials(name)!r}; "
+            "pass model_provider=, one of "
             f"{sorted(LANGCHAIN_PROVIDERS)}"
         )
     return name, normalize_provider(provider)

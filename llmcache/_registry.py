@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import UnknownProviderError
+from ._keys import mask_url_credentials
 from ._langchain import (
     infer_langchain_provider,
     langchain_factory,
@@ -88,7 +89,8 @@ class Registry:
             provider = infer_provider(model_name) or infer_langchain_provider(model_name)
             if provider is None:
                 raise UnknownProviderError(
-                    f"cannot infer the provider of model {model_name!r}; pass provider=, "
+                    f"cannot infer the provider of model {mask_url_credentials(model_name)!r}; "
+                    "pass provider=, "
                     f"one of {sorted(self.providers)}"
                 )
         name = resolve_provider(provider, self.providers)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._keys import mask_url_credentials
+
 __all__ = ["ModelSpec", "WarmSpec", "parse_specs", "results_or_group"]
 
 
@@ -20,7 +22,8 @@ class ModelSpec:
     def __repr__(self) -> str:
         # kwargs may hold an API key: show only their names.
         names = sorted(self.kwargs)
-        return f"ModelSpec({self.model_name!r}, provider={self.provider!r}, kwargs={names})"
+        shown = mask_url_credentials(self.model_name)
+        return f"ModelSpec({shown!r}, provider={self.provider!r}, kwargs={names})"
 
 
 WarmSpec = str | tuple[str, str | None] | Mapping[str, Any] | ModelSpec
