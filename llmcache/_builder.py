@@ -20,7 +20,7 @@ from typing import Any
 
 from ._errors import BuildAbortedError, BuildStartError
 from ._flight import Flight
-from ._keys import CacheKey
+from ._keys import CacheKey, mask_url_credentials
 
 __all__ = ["building", "forget_builds", "log_build", "start_build"]
 
@@ -65,11 +65,17 @@ def start_build(
     try:
         thread.start()
     except BaseException as exc:
+        # Ctrl-C can land after the thread started (``start`` waits for it to run): then the
+        # build goes on, finishes the flight itself, and the interrupt is the caller's.
+        if not flight.claim():
+            raise
         error = BuildStartError(
             f"could not start the thread that builds {flight.key}: {type(exc).__name__}"
         )
         error.__cause__ = exc
         finish(flight, None, error, 0.0, False)
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the caller's, as raised
         raise error from exc
 
 
@@ -80,6 +86,8 @@ def _build(
     kwargs: dict[str, Any],
     finish: Finish,
 ) -> None:
+    if not flight.claim():
+        return  # its starter was interrupted before this thread ran, and finished it
     _local.keys = keys
     model: Any = None
     error: BaseException | None = None
@@ -115,7 +123,7 @@ def log_build(key: CacheKey, seconds: float, error: BaseException | None, slow: 
         logger.warning(
             "building %s model %r failed after %.3f s: %s",
             key.provider,
-            key.model_name,
+            mask_url_credentials(key.model_name),
             seconds,
             type(error).__name__,
         )
@@ -125,7 +133,7 @@ def log_build(key: CacheKey, seconds: float, error: BaseException | None, slow: 
         level,
         "built %s model %r in %.3f s%s",
         key.provider,
-        key.model_name,
+        mask_url_credentials(key.model_name),
         seconds,
         f" (slower than {slow:g} s: warm it at start-up)" if level == logging.WARNING else "",
     )

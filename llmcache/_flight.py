@@ -32,6 +32,7 @@ class Flight:
 
     __slots__ = (
         "_by_loop",
+        "_claim",
         "_last",
         "_lock",
         "detached",
@@ -53,10 +54,15 @@ class Flight:
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.future.set_running_or_notify_cancel()  # from here on, cancel() is refused
         self._lock = threading.Lock()
+        self._claim = threading.Lock()  # held by whoever finishes it: the build, or its starter
         # Each loop's waiting futures; a loop that is gone takes its set with it.
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaiters]
         self._by_loop = weakref.WeakKeyDictionary()
         self._last: _LoopWaiters | None = None  # strong only while the flight lives
+
+    def claim(self) -> bool:
+        """Whether the caller is the one to run and finish this flight (true once only)."""
+        return self._claim.acquire(blocking=False)
 
     def finish(self, model: Any, error: BaseException | None) -> None:
         """Answer every waiter, sync and async (called once, by the build)."""
@@ -85,6 +91,10 @@ class Flight:
         waiters = self._loop_waiters(loop)
         waiters.add(mine, limit)
         try:
+            if self.future.done():
+                # It ended after the check above: this loop's set may have been answered
+                # before ``mine`` joined it, and a set is answered once.
+                return self.future.result()
             return await mine
         except _Expired:
             if self.future.done():
