@@ -11,6 +11,7 @@ loop, waits on that flight, for at most ``build_timeout`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -19,8 +20,14 @@ from typing import Any
 from ._builder import building, log_build, start_build
 from ._errors import ReentrantBuildError
 from ._flight import Flight
-from ._keys import CacheKey, canonical_values
-from ._lifecycle import aclose_entries, close_entries, track_for_fork
+from ._keys import CacheKey, canonical_values, mask_url_credentials
+from ._lifecycle import (
+    DEFAULT_CLOSE_DROPPED_AFTER,
+    aclose_entries,
+    close_entries,
+    retire,
+    track_for_fork,
+)
 from ._providers import BUILTIN_PROVIDERS, Factory, Provider
 from ._registry import Registry, check_call
 from ._specs import ModelSpec, WarmSpec, parse_specs, results_or_group
@@ -35,7 +42,14 @@ from ._store import (
     loop_store_key,
 )
 
-__all__ = ["DEFAULT_BUILD_TIMEOUT", "CacheStats", "ModelCache", "ModelSpec", "WarmSpec"]
+__all__ = [
+    "DEFAULT_BUILD_TIMEOUT",
+    "DEFAULT_CLOSE_DROPPED_AFTER",
+    "CacheStats",
+    "ModelCache",
+    "ModelSpec",
+    "WarmSpec",
+]
 
 logger = logging.getLogger("llmcache")
 
@@ -62,8 +76,14 @@ class ModelCache:
     - ``warn_above``: when more configurations than this are held, log one WARNING naming the
       kwarg whose values vary most (usually a per-request value keyed by mistake).
 
-    Dropped models (``maxsize``, ``ttl``, ``clear``, a replaced provider) are not closed: a
-    request may still be using them. :meth:`close`/:meth:`aclose` close them.
+    - ``close_dropped_after``: seconds a dropped model of a provider with ``close``/``aclose``
+      hooks is left to the requests still using it before the hooks run (default 300;
+      ``None``: never).
+
+    Dropped models (``maxsize``, ``ttl``, ``clear``, a replaced provider, a build that ends
+    after :meth:`close`) are closed once nobody can use them: the built-in providers' clients
+    when the model is garbage (a request or stream in progress holds it), a provider's own
+    hooks after ``close_dropped_after``. :meth:`close`/:meth:`aclose` close every model now.
     """
 
     def __init__(
@@ -75,6 +95,7 @@ class ModelCache:
         ttl: float | None = None,
         build_timeout: float | None = DEFAULT_BUILD_TIMEOUT,
         warn_above: int | None = 32,
+        close_dropped_after: float | None = DEFAULT_CLOSE_DROPPED_AFTER,
     ) -> None:
         self._lock = threading.Lock()
         self._token = object()  # names this cache's builds in a build thread's keys
@@ -85,12 +106,14 @@ class ModelCache:
         self._epoch = 0  # bumped by clear(): a build started before counts before it
         self.slow_threshold = 2.0
         self.build_timeout: float | None = DEFAULT_BUILD_TIMEOUT
+        self.close_dropped_after: float | None = DEFAULT_CLOSE_DROPPED_AFTER
         self.configure(
             slow_threshold=slow_threshold,
             maxsize=maxsize,
             ttl=ttl,
             build_timeout=build_timeout,
             warn_above=warn_above,
+            close_dropped_after=close_dropped_after,
         )
         for name, factory in (BUILTIN_PROVIDERS if providers is None else providers).items():
             self.register_provider(name, factory)
@@ -116,6 +139,7 @@ class ModelCache:
         ttl: float | None = _UNCHANGED,
         build_timeout: float | None = _UNCHANGED,
         warn_above: int | None = _UNCHANGED,
+        close_dropped_after: float | None = _UNCHANGED,
     ) -> None:
         """Change settings (see the class docstring); arguments left out stay as they are."""
         if slow_threshold is not _UNCHANGED:
@@ -127,6 +151,8 @@ class ModelCache:
             check_number("ttl", ttl)
         if build_timeout is not _UNCHANGED and build_timeout is not None:
             check_number("build_timeout", build_timeout)
+        if close_dropped_after is not _UNCHANGED and close_dropped_after is not None:
+            check_number("close_dropped_after", close_dropped_after, allow_zero=True)
         with self._lock:
             if slow_threshold is not _UNCHANGED:
                 self.slow_threshold = slow_threshold
@@ -139,6 +165,9 @@ class ModelCache:
                 self.build_timeout = build_timeout
             if warn_above is not _UNCHANGED:
                 self._store.warn_above = warn_above
+            if close_dropped_after is not _UNCHANGED:
+                self.close_dropped_after = close_dropped_after
+        self._retire_dropped()
 
     def __repr__(self) -> str:
         s = self.stats()
@@ -200,6 +229,7 @@ class ModelCache:
             for store_key in [k for k in self._flights if key_of(k).provider == name]:
                 self._flights.pop(store_key).detached = True
             self._store.drop_provider(name)
+        self._retire_dropped()
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -213,7 +243,7 @@ class ModelCache:
                     logger.warning(
                         "get_model(%r) blocks a running event loop while %s is built; "
                         "use get_model_async()",
-                        flight.key.model_name,
+                        mask_url_credentials(flight.key.model_name),
                         flight.key,
                     )
                 return flight.wait(self.build_timeout)
@@ -274,24 +304,29 @@ class ModelCache:
         time before ``clear()``.
         """
         with self._lock:
-            self._store.take_all()
+            taken = self._store.take_all()
             self._store.reset_counters()
             self._epoch += 1
+        self._retire(taken)
 
     def close(self) -> None:
         """Close every cached model's HTTP clients and drop the models; later calls build anew.
 
         Loop-bound clients are closed on their own loop while it runs (waited for, unless it
         is this thread's loop: there, use :meth:`aclose`); a closed loop's are just dropped.
+        Builds running now are not cached: their callers get the model, and it is closed as a
+        dropped model.
         """
         with self._lock:
             taken = self._store.take_all()
+            self._detach_flights()
         close_entries([entry for _, entry in taken])
 
     async def aclose(self) -> None:
         """Like :meth:`close`, awaited: each loop-bound client is closed on its own loop."""
         with self._lock:
             taken = self._store.take_all()
+            self._detach_flights()
         entries: list[tuple[Entry, asyncio.AbstractEventLoop | None]] = []
         for store_key, entry in taken:
             if isinstance(store_key, CacheKey):
@@ -337,7 +372,7 @@ class ModelCache:
         store = self._store
         if entry is None:
             flight = self._flights.get(key)
-            if flight is None:
+            if flight is None or route.per_loop:  # a per-loop caller's flight is its loop's
                 return MISSING
             building_now = building()
             if building_now and (self._token, flight.store_key) in building_now:
@@ -363,6 +398,14 @@ class ModelCache:
     ) -> tuple[Flight | None, Any]:
         """``(None, model)`` on a hit; else ``(flight, None)``, starting a build if none runs."""
         check_call(model_name, provider)
+        try:
+            return self._join_or_start(model_name, provider, kwargs)
+        finally:
+            self._retire_dropped()
+
+    def _join_or_start(
+        self, model_name: Any, provider: Any, kwargs: Mapping[str, Any]
+    ) -> tuple[Flight | None, Any]:
         names = tuple(kwargs)
         while True:
             with self._lock:
@@ -376,7 +419,7 @@ class ModelCache:
             with self._lock:
                 if route.generation != self._registry.generation:
                     continue  # a provider was registered meanwhile: resolve again
-                model = self._store.lookup(store_key)
+                model = self._store.lookup(store_key)  # may drop it, expired
                 if model is not MISSING:
                     return None, model
                 if (self._token, store_key) in building():
@@ -408,10 +451,17 @@ class ModelCache:
                 else:
                     store.failures += 1
                 store.construct_seconds += seconds
+            stored = False
             if self._flights.get(flight.store_key) is flight:
                 del self._flights[flight.store_key]
                 if error is None and not flight.detached:
                     warning = store.put(flight.store_key, model, flight.provider)
+                    stored = True
+            dropped = store.take_dropped()
+        if error is None and not stored:  # served to its callers, never cached: let it go
+            dropped.append((flight.store_key, Entry(model, flight.provider, None)))
+        with contextlib.suppress(Exception):  # never leave anyone waiting
+            self._retire(dropped)
         try:
             if ran:
                 log_build(flight.key, seconds, error, self.slow_threshold)
@@ -421,6 +471,26 @@ class ModelCache:
             pass
         finally:
             flight.finish(model, error)
+
+    def _detach_flights(self) -> None:
+        """(Under the lock) builds running now end uncached: later calls build anew."""
+        for flight in self._flights.values():
+            flight.detached = True
+        self._flights.clear()
+
+    def _retire_dropped(self) -> None:
+        if self._store.dropped:
+            with self._lock:
+                dropped = self._store.take_dropped()
+            self._retire(dropped)
+
+    def _retire(self, dropped: list[tuple[Any, Entry]]) -> None:
+        """Hand models the cache let go to :func:`retire`, with the loop of a per-loop one."""
+        entries: list[tuple[Entry, asyncio.AbstractEventLoop | None]] = []
+        for store_key, entry in dropped:
+            loop = None if isinstance(store_key, CacheKey) else store_key[1]()
+            entries.append((entry, loop))
+        retire(entries, self.close_dropped_after)
 
     def _reset_after_fork(self) -> None:
         """In a forked child: no build threads, no lock holder, no parent's clients."""

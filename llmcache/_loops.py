@@ -1,14 +1,23 @@
-"""An httpx ``AsyncClient`` that works from every event loop: one inner client per loop.
+"""Loop-bound clients: one inner client per event loop, and the one mechanism that closes them.
 
-An httpx connection belongs to the loop that opened it; reused from another loop it fails with
-``RuntimeError: Event loop is closed`` (langchain-openai shares one such client per process).
-This client builds requests itself and sends each through the running loop's own inner client.
-Inner clients are keyed by the loop object through weak references (never by ``id(loop)``,
-which CPython reuses at once), dropped when their loop closes, and closed by the loop's own
-shutdown (``asyncio.run`` and ``asyncio.Runner`` close async generators before the loop),
-so a loop that ends leaves no open socket behind.
+An httpx connection (or an aiohttp session) belongs to the loop that opened it; reused from
+another loop it fails with ``RuntimeError: Event loop is closed`` (langchain-openai shares one
+such client per process). :func:`loop_local_async_client` builds requests itself and sends each
+through the running loop's own inner client. Inner clients are keyed by the loop object
+through weak references (never by ``id(loop)``, which CPython reuses at once).
 
-httpx is imported only when such a client is made: ``import llmcache`` stays SDK-free.
+Closing: a loop-bound resource is closed on its own loop, once, by whichever comes first:
+
+- its loop shuts down (``asyncio.run`` and ``asyncio.Runner`` shut async generators down
+  before closing the loop). The loop holds its resources *weakly*, so it never keeps a
+  dropped model's pools alive;
+- its owner (the model's client) is garbage: nothing can use the resource any more, so a
+  request or stream in progress is never cut (each holds the model). A ``weakref.finalize``
+  on the owner then schedules each resource's close on its own loop, if that loop still runs.
+
+In a forked child nothing inherited from the parent is closed: closing could write on the
+parent's connections. httpx is imported only when such a client is made: ``import llmcache``
+stays SDK-free.
 """
 
 from __future__ import annotations
@@ -16,41 +25,118 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-__all__ = ["close_at_loop_shutdown", "is_loop_local_client", "loop_local_async_client"]
+__all__ = [
+    "close_at_loop_shutdown",
+    "close_with_owner",
+    "is_loop_local_client",
+    "loop_local_async_client",
+]
 
 _CLOSE_WAIT_SECONDS = 5.0
 _class_lock = threading.Lock()
 _classes: dict[str, type[Any]] = {}  # httpx module name -> our client class built on it
 
 
-async def _close_when_resumed(close: Callable[[], Awaitable[Any]]) -> AsyncGenerator[None, None]:
-    """Suspended until the loop shuts its async generators down, then runs ``close()``."""
+class _LoopResources:
+    """One loop's resources to close when it shuts down, held weakly (resource -> method)."""
+
+    __slots__ = ("closer", "resources")
+
+    def __init__(self) -> None:
+        self.resources: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self.closer: AsyncGenerator[None, None] | None = None
+
+
+_by_loop_lock = threading.Lock()
+_LOOP_ATTRIBUTE = "_llmcache_resources"
+"""The loop's own attribute holding its :class:`_LoopResources`: the started generator refers
+to the loop (its finalizer hook), so a table outside the loop would keep every loop alive."""
+_closing: set[asyncio.Task[Any]] = set()  # close tasks in progress (asyncio keeps tasks weakly)
+
+
+async def _close_when_resumed(resources: _LoopResources) -> AsyncGenerator[None, None]:
+    """Suspended until the loop shuts its async generators down, then closes what is left."""
     try:
         yield
     finally:
-        with contextlib.suppress(Exception):
-            await close()
+        for resource, method in list(resources.resources.items()):
+            with contextlib.suppress(Exception):
+                await getattr(resource, method)()
 
 
-def close_at_loop_shutdown(close: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``await close()`` when the running loop shuts down (``asyncio.run``, ``Runner``).
+def close_at_loop_shutdown(resource: Any, method: str = "aclose") -> None:
+    """Await ``resource.<method>()`` when the running loop shuts down, unless it is gone by then.
 
     Call it from code running on that loop. It uses the loop's async-generator shutdown, the
-    one hook ``asyncio.run`` calls before closing a loop; the loop holds the generator, so a
-    loop that is dropped without shutdown takes it along to the garbage collector.
+    one hook ``asyncio.run`` calls before closing a loop. One generator per loop serves every
+    resource, and it holds them weakly: registering costs no memory per request or per model.
     """
     loop = asyncio.get_running_loop()
-    closer = _close_when_resumed(close)
+    with _by_loop_lock:
+        resources = getattr(loop, _LOOP_ATTRIBUTE, None)
+        if resources is None:
+            resources = _LoopResources()
+            setattr(loop, _LOOP_ATTRIBUTE, resources)
+        resources.resources[resource] = method
+        if resources.closer is not None:
+            return
+        resources.closer = closer = _close_when_resumed(resources)
     step = closer.asend(None)  # the loop's first-iteration hook registers it here
     with contextlib.suppress(StopIteration):
         step.send(None)
-    closers = loop.__dict__.setdefault("_llmcache_closers", [])
-    closers.append(closer)
+
+
+def close_with_owner(owner: object, per_loop: Mapping[Any, Any], method: str = "aclose") -> None:
+    """When ``owner`` is garbage, close each ``per_loop[loop]`` resource on its own loop.
+
+    ``per_loop`` (loop -> resource) must not refer to ``owner``. A resource whose loop has
+    closed was closed by its shutdown; one whose loop no longer runs is left to the garbage
+    collector (no thread can run that loop's close).
+    """
+    weakref.finalize(owner, _close_each_on_its_loop, per_loop, method, os.getpid())
+
+
+def _close_each_on_its_loop(per_loop: Mapping[Any, Any], method: str, pid: int) -> None:
+    if os.getpid() != pid:
+        return  # a forked child: the parent's connections are not ours to close
+    try:
+        items = list(per_loop.items())
+    except RuntimeError:  # changed meanwhile by a loop's collection: try once more
+        items = list(per_loop.items())
+    for loop, resource in items:
+        if loop.is_closed():
+            continue
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(_start_close, resource, method)
+
+
+def _start_close(resource: Any, method: str) -> None:
+    """On the resource's loop: close it in a task of that loop."""
+    task = asyncio.get_running_loop().create_task(_close_quietly(resource, method))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _close_quietly(resource: Any, method: str) -> None:
+    with contextlib.suppress(Exception):
+        await getattr(resource, method)()
+
+
+def _reset_after_fork() -> None:
+    global _class_lock, _by_loop_lock
+    _class_lock = threading.Lock()
+    _by_loop_lock = threading.Lock()
+    _closing.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _define_class(httpx: Any) -> type[Any]:
@@ -82,6 +168,7 @@ def _define_class(httpx: Any) -> type[Any]:
                 weakref.WeakKeyDictionary()
             )
             self._per_loop_lock = threading.Lock()
+            close_with_owner(self, self._per_loop)
 
         @property
         def loop_count(self) -> int:
@@ -103,7 +190,7 @@ def _define_class(httpx: Any) -> type[Any]:
                 self._drop_closed_loops()
                 client = httpx.AsyncClient(**self._inner_kwargs)
                 self._per_loop[loop] = client
-            close_at_loop_shutdown(client.aclose)
+            close_at_loop_shutdown(client)
             return client
 
         async def send(self, request: Any, **kwargs: Any) -> Any:

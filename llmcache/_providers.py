@@ -7,12 +7,18 @@ Each built-in factory imports its SDK on first use, inside the cache's build thr
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._loops import close_at_loop_shutdown, is_loop_local_client, loop_local_async_client
+from ._loops import (
+    close_at_loop_shutdown,
+    close_with_owner,
+    is_loop_local_client,
+    loop_local_async_client,
+)
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -39,6 +45,10 @@ class Provider:
     ``prepare(model)`` runs in the build thread after construction (work the first request
     would otherwise do on the loop). ``close(model)``/``aclose(model)`` release the model's
     HTTP clients.
+
+    ``closed_when_collected``: the model's clients close themselves once the model is garbage
+    (the built-in providers arrange it), so a model the cache drops needs no hook call; else
+    the cache calls ``close``/``aclose`` on a dropped model after its drain period.
     """
 
     factory: Factory
@@ -46,6 +56,7 @@ class Provider:
     prepare: Callable[[Any], None] | None = None
     close: Callable[[Any], None] | None = None
     aclose: Callable[[Any], Awaitable[None]] | None = None
+    closed_when_collected: bool = False
 
 
 # -- Google (langchain-google-genai 4.x; google-genai keeps one async session per loop) -------
@@ -61,47 +72,47 @@ def build_google(model_name: str, **kwargs: Any) -> Any:
 
 
 def _close_google_sessions_with_their_loop(model: Any) -> None:
-    """Have each per-loop session google-genai opens closed when its loop shuts down.
+    """Have each per-loop session google-genai opens closed on its own loop, when that loop
+    shuts down or when the model is garbage, whichever comes first.
 
     google-genai keeps one aiohttp session (or httpx client) per event loop and forgets the
-    ones whose loop has closed without closing them, so every ``asyncio.run`` leaves open
-    sockets behind ("Unclosed client session"). Wrapping its per-loop getters on this model's
-    client lets the loop's own shutdown close them. If the SDK changes shape, nothing is
-    wrapped (and the lifecycle tests say so).
+    ones whose loop has closed without closing them, so every ``asyncio.run`` would leave open
+    sockets behind ("Unclosed client session"); its own ``__del__`` closes only the current
+    loop's. Checked on google-genai 3.6: the private ``_get_aiohttp_session``,
+    ``_aiohttp_sessions`` and the httpx client's ``_client_for_running_loop`` and
+    ``_loop_clients``. If the SDK changes shape, nothing is wrapped (and the lifecycle tests
+    say so).
     """
     api: Any = getattr(getattr(_google_client(model), "aio", None), "_api_client", None)
     if api is None:
         return
     get_session = getattr(api, "_get_aiohttp_session", None)
     options: Any = getattr(api, "_http_options", None)
+    sessions = getattr(api, "_aiohttp_sessions", None)
     if callable(get_session) and not getattr(options, "aiohttp_client", None):
 
         async def get_session_closed_at_shutdown() -> Any:
             session = await get_session()
-            _close_once_at_shutdown(session, "close")
+            if session is not None:
+                close_at_loop_shutdown(session, "close")
             return session
 
         api._get_aiohttp_session = get_session_closed_at_shutdown
+        if isinstance(sessions, dict):
+            close_with_owner(api, sessions, "close")
     httpx_client: Any = getattr(api, "_async_httpx_client", None)
     inner_for_loop = getattr(httpx_client, "_client_for_running_loop", None)
     if callable(inner_for_loop):
 
         def inner_closed_at_shutdown() -> Any:
             inner = inner_for_loop()
-            _close_once_at_shutdown(inner, "aclose")
+            close_at_loop_shutdown(inner, "aclose")
             return inner
 
         httpx_client._client_for_running_loop = inner_closed_at_shutdown
-
-
-_closing_at_shutdown: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _close_once_at_shutdown(resource: Any, method: str) -> None:
-    if resource is None or resource in _closing_at_shutdown:
-        return
-    _closing_at_shutdown.add(resource)
-    close_at_loop_shutdown(getattr(resource, method))
+        inner_clients = getattr(httpx_client, "_loop_clients", None)
+        if isinstance(inner_clients, dict):
+            close_with_owner(httpx_client, inner_clients, "aclose")
 
 
 def _google_client(model: Any) -> Any:
@@ -187,7 +198,23 @@ def build_openai(model_name: str, **kwargs: Any) -> Any:
             sync_client = openai.DefaultHttpxClient()
             _owned_sync_clients.add(sync_client)
             kwargs["http_client"] = sync_client
-    return ChatOpenAI(model=model_name, **kwargs)
+    model = ChatOpenAI(model=model_name, **kwargs)
+    owned: Any = kwargs.get("http_client")
+    if owned is not None and owned in _owned_sync_clients:
+        weakref.finalize(model, _close_in_this_process(owned.close))
+    return model
+
+
+def _close_in_this_process(close: Callable[[], Any]) -> Callable[[], None]:
+    """``close``, skipped in a forked child (closing there could write on the parent's
+    connections)."""
+    pid = os.getpid()
+
+    def close_here() -> None:
+        if os.getpid() == pid:
+            close()
+
+    return close_here
 
 
 def close_openai(model: Any) -> None:
@@ -214,12 +241,14 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         prepare=_prepare_hook("prepare_google"),
         close=close_google,
         aclose=aclose_google,
+        closed_when_collected=True,
     ),
     "openai": Provider(
         build_openai,
         prepare=_prepare_hook("prepare_openai"),
         close=close_openai,
         aclose=aclose_openai,
+        closed_when_collected=True,
     ),
 }
 

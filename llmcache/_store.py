@@ -91,6 +91,7 @@ class Store:
         self.ttl: float | None = None
         self.warn_above: int | None = 32
         self._loop_keys: set[Any] = set()  # store keys bound to an event loop
+        self.dropped: list[tuple[Any, Entry]] = []  # let go, not yet handed to retire()
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -125,7 +126,13 @@ class Store:
 
     def put(self, store_key: Any, model: Any, provider: Provider) -> str | None:
         """Store a built model; return a warning to log, if any."""
-        expires = None if self.ttl is None else time.monotonic() + self.ttl
+        now = time.monotonic()
+        expires = None if self.ttl is None else now + self.ttl
+        if self.ttl is not None:  # keys never asked for again (rotated credentials) go too
+            for expired in [
+                k for k, e in self.entries.items() if e.expires is not None and now >= e.expires
+            ]:
+                self.drop(expired)
         self.entries.pop(store_key, None)  # a rebuilt key goes to the end
         self.entries[store_key] = Entry(model, provider, expires)
         if isinstance(store_key, tuple) and not isinstance(store_key, CacheKey):
@@ -136,21 +143,30 @@ class Store:
         self._warned = True
         return varying_kwarg_warning([key_of(k) for k in self.entries])
 
-    def drop(self, store_key: Any, *, evicted: bool = True) -> Entry | None:
-        """Remove a model (not closed: a request may still be using it)."""
+    def drop(self, store_key: Any, *, evicted: bool = True, retire: bool = True) -> None:
+        """Remove a model; unless ``retire`` is false, keep it in :attr:`dropped` for the cache
+        to close once nobody can use it (a request may be using it now)."""
         entry = self.entries.pop(store_key, None)
         self._loop_keys.discard(store_key)
-        if entry is not None and evicted:
+        if entry is None:
+            return
+        if evicted:
             self.evictions += 1
-        return entry
+        if retire:
+            self.dropped.append((store_key, entry))
 
     def drop_provider(self, name: str) -> None:
+        """A replaced provider's models: dropped, not evicted (no bound pushed them out)."""
         for store_key in [k for k in self.entries if key_of(k).provider == name]:
-            self.drop(store_key)
+            self.drop(store_key, evicted=False)
+
+    def take_dropped(self) -> list[tuple[Any, Entry]]:
+        dropped, self.dropped = self.dropped, []
+        return dropped
 
     def take_all(self) -> list[tuple[Any, Entry]]:
-        """Remove and return every model, with its store key."""
-        entries = list(self.entries.items())
+        """Remove and return every model, with its store key (and those already dropped)."""
+        entries = self.take_dropped() + list(self.entries.items())
         self.entries.clear()
         self._loop_keys.clear()
         return entries
@@ -168,14 +184,15 @@ class Store:
     def _drop_dead_loops(self) -> None:
         for store_key in list(self._loop_keys):
             loop: asyncio.AbstractEventLoop | None = store_key[1]()
-            if loop is None or loop.is_closed():
-                self.drop(store_key, evicted=False)
+            if loop is None or loop.is_closed():  # its loop's shutdown closed its clients
+                self.drop(store_key, evicted=False, retire=False)
 
     def after_fork(self) -> None:
         """In a forked child: forget the parent's models (never closed: their sockets are the
         parent's) and its counts."""
         self.entries.clear()
         self._loop_keys.clear()
+        self.dropped = []
         self.reset_counters()
 
 
