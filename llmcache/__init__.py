@@ -7,7 +7,8 @@ loops asks for it. Importing this package imports no LangChain or SDK module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._cache import DEFAULT_BUILD_TIMEOUT, CacheStats, ModelCache, ModelSpec, WarmSpec
@@ -101,9 +102,16 @@ async def get_model_async(
 ) -> BaseChatModel: ...
 @overload
 async def get_model_async(model_name: str, provider: str, **kwargs: Any) -> Any: ...
-async def get_model_async(model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
+def get_model_async(
+    model_name: str, provider: str | None = None, **kwargs: Any
+) -> Coroutine[Any, Any, Any]:
     """The shared chat model for this configuration, awaited without blocking the event loop."""
-    return await default_cache.aget(model_name, provider, **kwargs)
+    # A plain function returning the cache's coroutine: a hit then costs one coroutine, not two.
+    return default_cache.aget(model_name, provider, **kwargs)
+
+
+if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+    inspect.markcoroutinefunction(get_model_async)
 
 
 def register_provider(name: str, factory: Factory | Provider, **options: Any) -> None:
