@@ -128,3 +128,38 @@ def test_waiting_measurements_overlap_and_the_rest_run_alone(
     assert [bool(r.get("overlapped")) for r in runs] == [False, True, True]
     assert alone == [[]]  # nothing else ran beside the CPU-bound one
     assert "seconds per experiment" in log.getvalue()
+
+
+def test_overlapped_measurements_of_known_length_start_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcache.lab import cli
+
+    first_two = threading.Barrier(2, timeout=30)
+    started: list[str] = []
+
+    def bench(name: str) -> Callable[[], str]:
+        def run() -> str:
+            started.append(name)
+            if name != "short 2":
+                first_two.wait()  # the long one and the first short one run together
+            return name
+
+        return run
+
+    def tasks(profile: experiments.Profile) -> list[experiments.Task]:
+        return [
+            experiments.Task("x", {"n": "short 1"}, bench=bench("short 1"), waits=True),
+            experiments.Task("x", {"n": "short 2"}, bench=bench("short 2"), waits=True),
+            experiments.Task("x", {"n": "long"}, bench=bench("long"), waits=True, seconds=60),
+        ]
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "x", tasks)
+    quick = dataclasses.replace(experiments.PROFILES["quick"], parallel_waits=2)
+    monkeypatch.setitem(experiments.PROFILES, "quick", quick)
+
+    assert cli.run("quick", ["x"], tmp_path, log=io.StringIO(), show_summary=False) == 0
+
+    assert started[-1] == "short 2" and set(started[:2]) == {"long", "short 1"}
+    runs = json.loads((tmp_path / "x.json").read_text())["runs"]
+    assert [r["result"] for r in runs] == ["short 1", "short 2", "long"]  # kept in plan order

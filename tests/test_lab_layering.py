@@ -16,6 +16,8 @@ PROBES = (
     "langgraph_server",
     "fake_capacity",
     "sdk_under_test",
+    "soak",
+    "soak_worker",
 )
 
 

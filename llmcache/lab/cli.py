@@ -194,6 +194,7 @@ def run(
     # Measurements whose time is waiting (metadata timeouts, backoff) overlap each other, when
     # the profile allows; everything else runs alone, so CPU timings see a quiet machine.
     waiting = [t for t in tasks if t.waits] if profile.parallel_waits > 1 else []
+    waiting.sort(key=lambda t: -t.seconds)  # known long ones first; the others in plan order
     if waiting:
         progress.start(f"{len(waiting)} waiting measurements, {profile.parallel_waits} at a time")
         with concurrent.futures.ThreadPoolExecutor(profile.parallel_waits) as pool:

@@ -22,7 +22,9 @@ __all__ = [
     "EXPERIMENTS",
     "LANGGRAPH_CASES",
     "PROFILES",
+    "SOAK_PLANS",
     "Profile",
+    "SoakPlan",
     "Task",
     "plan",
 ]
@@ -193,6 +195,9 @@ class Task:
     """Its time is mostly waiting (metadata timeouts and backoff, simulated model latency): it may
     overlap other such tasks (see :attr:`Profile.parallel_waits`), so its CPU-bound figures
     (import, construction) are not what it is there to measure."""
+    seconds: float = 0.0
+    """How long it runs when that is known beforehand (a soak): overlapped measurements start
+    longest first, so that a long one does not run alone at the end."""
 
     def describe(self) -> str:
         return " ".join(str(v) for v in self.labels.values())
@@ -438,6 +443,58 @@ def _langgraph_tasks(profile: Profile) -> list[Task]:
     return tasks
 
 
+@dataclass(frozen=True)
+class SoakPlan:
+    """What a profile's ``soak`` runs (see :mod:`llmcache.lab.soak`): one probe per provider,
+    every design of :data:`designs.SOAK` side by side in it, for ``seconds``."""
+
+    seconds: float
+    providers: tuple[str, ...]
+    clients: int
+    """HTTP clients per design, half ``/ask``, half ``/stream``."""
+    rate: float
+    """Requests per second of each client."""
+    interval: float
+    """Seconds between samples."""
+
+
+SOAK_PLANS = {
+    # make test: about a minute with the servers' start and stop; it overlaps other waits
+    "quick": SoakPlan(50, ("google", "openai"), clients=2, rate=4.0, interval=2.0),
+    # 10 minutes per provider, alone on the machine: a few thousand rotations per design
+    "full": SoakPlan(600, ("google", "openai"), clients=4, rate=4.0, interval=5.0),
+}
+
+
+def _soak_tasks(profile: Profile) -> list[Task]:
+    """One soak per provider, its designs side by side (they count fds, bytes and failures per
+    rotation, not seconds): it may overlap other waiting measurements."""
+    from .soak import run_isolated
+
+    plan = SOAK_PLANS.get(profile.name, SOAK_PLANS["quick"])
+    tasks = []
+    for provider in plan.providers:
+        config = {
+            "sdk": provider,
+            "designs": list(designs.names(designs.SOAK)),
+            "seconds": plan.seconds,
+            "clients": plan.clients,
+            "rate": plan.rate,
+            "interval": plan.interval,
+        }
+        tasks.append(
+            Task(
+                "soak",
+                {"provider": provider},
+                config=config,
+                bench=functools.partial(run_isolated, config),
+                waits=True,
+                seconds=plan.seconds,
+            )
+        )
+    return tasks
+
+
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "waiters": _waiters_tasks,
@@ -449,6 +506,7 @@ EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "first_call": _first_call_tasks,
     "loops": _loops_tasks,
     "langgraph": _langgraph_tasks,
+    "soak": _soak_tasks,
 }
 
 

@@ -21,7 +21,8 @@ it. Config keys:
   :mod:`llmcache.lab.loops`) or ``"app_server"`` (``design``, ``workers``, ``clients``: the
   example app under uvicorn, see :mod:`llmcache.lab.app_server`) or ``"langgraph"``
   (``design``: the example agent under ``langgraph dev``, see
-  :mod:`llmcache.lab.langgraph_server`)
+  :mod:`llmcache.lab.langgraph_server`) or ``"soak"`` (``designs``, ``seconds``, ``clients``...:
+  the example app under uvicorn for minutes, with churn, see :mod:`llmcache.lab.soak`)
 """
 
 from __future__ import annotations
@@ -279,6 +280,7 @@ MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | st
     "first_call": "first_call:probe_first_call",
     "app_server": "app_server:serve_app",
     "langgraph": "langgraph_server:serve_graph",
+    "soak": "soak:serve_soak",
 }
 """Each mode's probe, ``probe(config, servers) -> result``: a function here, or
 ``"module:function"`` of this package."""

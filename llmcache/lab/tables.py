@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .first_call import first_call_table
+from .soak import soak_table
 
 __all__ = [
     "TABLES",
@@ -28,6 +29,7 @@ __all__ = [
     "loops_table",
     "percentile",
     "sdk_table",
+    "soak_table",
     "throughput_table",
     "waiters_table",
 ]
@@ -419,6 +421,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "first_call": first_call_table,
     "loops": loops_table,
     "langgraph": langgraph_table,
+    "soak": soak_table,
 }
 
 
