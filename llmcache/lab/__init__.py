@@ -10,7 +10,8 @@ that a production user of the cache never loads them. Modules:
   :mod:`.cli` (``python -m llmcache.lab``) and :mod:`.experiments` (experiments and profiles);
   :mod:`.probe_runner` (launches one probe) -> :mod:`.process_probe` (the probe, in an SDK
   venv; its table of modes names the mode modules :mod:`.loops`, :mod:`.first_call`,
-  :mod:`.app_server`, :mod:`.fake_capacity`) -> :mod:`.sdk_under_test` (the model, its
+  :mod:`.app_server`, :mod:`.langgraph_server`, :mod:`.soak` (whose uvicorn servers run
+  :mod:`.soak_worker`), :mod:`.fake_capacity`) -> :mod:`.sdk_under_test` (the model, its
   arguments); :mod:`.concurrency`, :mod:`.hitcost` and :mod:`.waiters` (in-process
   measurements)
 - the loopback fakes: :mod:`.fake_gemini_rest`, :mod:`.fake_gemini_grpc`, :mod:`.fake_openai`,
