@@ -24,8 +24,9 @@ test:
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
-# The core suite (no lab, no SDKs) on CPython 3.12 and 3.13 (pyenv) and free-threaded 3.13t
-# (built from Debian's source once, about 4 min here), the GIL off: scripts/test-matrix.sh.
+# The core suite (no lab, no SDKs) on CPython 3.12 and 3.13 (pyenv) and free-threaded 3.13t, the
+# GIL off (built from Debian's source once per machine by scripts/build-python.sh, about 2 min
+# here, cached outside the clone): scripts/test-matrix.sh. LLMCACHE_MATRIX picks others.
 test-matrix: $(STAMP)
 	UV=$(UV) bash scripts/test-matrix.sh
 
