@@ -157,8 +157,7 @@ class ModelCache:
             if slow_threshold is not _UNCHANGED:
                 self.slow_threshold = slow_threshold
             if maxsize is not _UNCHANGED:
-                self._store.maxsize = maxsize
-                self._store.evict_over_maxsize()
+                self._store.set_maxsize(maxsize)
             if ttl is not _UNCHANGED:
                 self._store.set_ttl(ttl)
             if build_timeout is not _UNCHANGED:
@@ -235,6 +234,21 @@ class ModelCache:
 
     def get(self, model_name: str, provider: str | None = None, **kwargs: Any) -> Any:
         """The model for this configuration, building it once if needed (blocks meanwhile)."""
+        # The plain hit, inlined (a call costs about as much as the lookup): see _lookup.
+        try:
+            route = self._registry.routes[model_name, provider, tuple(kwargs)]
+            if kwargs:
+                values = route.getter(kwargs)  # type: ignore[misc]
+                if route.single:
+                    values = (values,)
+                entry = self._store.entries[route.prefix, values, tuple(map(type, values))]
+            else:
+                entry = self._store.entries[route.key]
+            if entry.plain and not route.per_loop:
+                self._store.hits.add()
+                return entry.model
+        except Exception:  # not a plain hit: the lookup below answers or rejects it
+            pass
         found = self._lookup(model_name, provider, kwargs)
         if found is MISSING or type(found) is Flight:
             flight, found = self._flight(found, model_name, provider, kwargs)
@@ -255,6 +269,21 @@ class ModelCache:
         Cancelling this call (or timing it out) cancels only this wait: the build goes on and
         its model is cached for the other callers.
         """
+        # The plain hit, inlined as in get.
+        try:
+            route = self._registry.routes[model_name, provider, tuple(kwargs)]
+            if kwargs:
+                values = route.getter(kwargs)  # type: ignore[misc]
+                if route.single:
+                    values = (values,)
+                entry = self._store.entries[route.prefix, values, tuple(map(type, values))]
+            else:
+                entry = self._store.entries[route.key]
+            if entry.plain and not route.per_loop:
+                self._store.hits.add()
+                return entry.model
+        except Exception:  # not a plain hit: the lookup below answers or rejects it
+            pass
         found = self._lookup(model_name, provider, kwargs)
         if found is MISSING or type(found) is Flight:
             flight, found = self._flight(found, model_name, provider, kwargs)
@@ -379,7 +408,7 @@ class ModelCache:
                 return MISSING  # a re-entrant request: the full path refuses it
             store.misses.add()
             return flight
-        if entry.expires is not None or route.per_loop or store.maxsize is not None:
+        if not entry.plain or route.per_loop:
             return MISSING
         store.hits.add()
         return entry.model

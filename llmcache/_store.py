@@ -67,14 +67,16 @@ class Counter:
 
 
 class Entry:
-    """A built model in the store."""
+    """A built model in the store. ``plain``: a hit needs no expiry check and no recency
+    update (no ``ttl``, no ``maxsize``), so it may be served without the lock."""
 
-    __slots__ = ("expires", "model", "provider")
+    __slots__ = ("expires", "model", "plain", "provider")
 
     def __init__(self, model: Any, provider: Provider, expires: float | None) -> None:
         self.model = model
         self.provider = provider
         self.expires = expires
+        self.plain = False
 
 
 def key_of(store_key: Any) -> CacheKey:
@@ -134,7 +136,8 @@ class Store:
             ]:
                 self.drop(expired)
         self.entries.pop(store_key, None)  # a rebuilt key goes to the end
-        self.entries[store_key] = Entry(model, provider, expires)
+        entry = self.entries[store_key] = Entry(model, provider, expires)
+        entry.plain = expires is None and self.maxsize is None
         if isinstance(store_key, tuple) and not isinstance(store_key, CacheKey):
             self._loop_keys.add(store_key)
         self.evict_over_maxsize()
@@ -176,6 +179,17 @@ class Store:
         expires = None if ttl is None else time.monotonic() + ttl
         for entry in self.entries.values():
             entry.expires = expires
+        self.mark_plain()
+
+    def set_maxsize(self, maxsize: int | None) -> None:
+        self.maxsize = maxsize
+        self.mark_plain()
+        self.evict_over_maxsize()
+
+    def mark_plain(self) -> None:
+        plain = self.ttl is None and self.maxsize is None
+        for entry in self.entries.values():
+            entry.plain = plain
 
     def evict_over_maxsize(self) -> None:
         while self.maxsize is not None and len(self.entries) > self.maxsize:
