@@ -8,7 +8,9 @@ the probe's private network namespace. Each server runs as ``python -X dev -W
 always::ResourceWarning -m uvicorn ...``: development mode shows ResourceWarnings and turns on
 asyncio's debug checks (a non-thread-safe call into the loop raises); ``always`` prints every
 ResourceWarning, where the default action prints one per source line, so that the lines count
-the events. The app's cache churns: llmcache gets ``ttl`` :data:`TTL` (a model is rebuilt that
+the events. ``PYTHONMALLOC=pymalloc`` keeps the allocator the app has in production: development
+mode would otherwise install its debug hooks, which pad every memory block, and RSS would not be
+the app's. The app's cache churns: llmcache gets ``ttl`` :data:`TTL` (a model is rebuilt that
 many seconds after it was built: rotating credentials) and ``maxsize`` :data:`MAXSIZE`; every
 request names one of :data:`TENANTS` tenants, each with its own API key, so its own cache key
 and model (``/ask?tenant=N``: key ``f"{key}-tenant-{N}"``). :data:`HOT_SHARE` of the requests go
@@ -392,7 +394,7 @@ async def _client(
         else:
             server.failed[kind] += 1
             server.errors[mask(error)] += 1
-        due = max(due + period, time.monotonic() - period)  # late: the next one at once
+        due = max(due + period, time.monotonic())  # late: the next one at once, no catching up
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, due - time.monotonic()))
 
@@ -499,6 +501,7 @@ def _server_env(design: str, settings: dict[str, Any], servers: dict[str, Any]) 
         LLMCACHE_TTL=str(settings["ttl"]),
         LLMCACHE_MAXSIZE=str(settings["maxsize"]),
         PYTHONPATH=str(REPO_ROOT),
+        PYTHONMALLOC="pymalloc",  # -X dev would pad every block with debug hooks: not the app's RSS
     )
     if settings["provider"] == "openai":
         env.update(OPENAI_API_KEY=FAKE_OPENAI_KEY, OPENAI_BASE_URL=servers["openai_base_url"])
