@@ -27,10 +27,19 @@ from ._langchain import init_chat_model
 from ._loops import loop_local_async_client
 from ._providers import Factory, Provider
 
-if TYPE_CHECKING:  # the types of the built-in providers' models; never imported at run time
+if TYPE_CHECKING:  # the types of the providers' models; never imported at run time
+    from langchain_anthropic import ChatAnthropic
     from langchain_core.language_models import BaseChatModel
+    from langchain_deepseek import ChatDeepSeek
+    from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
-    from langchain_openai import ChatOpenAI
+    from langchain_groq import ChatGroq
+    from langchain_mistralai import ChatMistralAI
+    from langchain_ollama import ChatOllama
+    from langchain_openai import AzureChatOpenAI, ChatOpenAI
+    from langchain_openrouter import ChatOpenRouter
+    from langchain_together import ChatTogether
+    from langchain_xai import ChatXAI
 
 __all__ = [
     "DEFAULT_BUILD_TIMEOUT",
@@ -71,14 +80,39 @@ default_cache = ModelCache()
 """The process-wide cache behind the module-level functions."""
 
 
-# Typed returns: the built-in providers' classes, any LangChain chat model when inferred, and
-# Any for a provider of your own (it may return anything).
+# Typed returns: the class of each provider llmcache builds (the built-in ones and the LangChain
+# providers it adapts), any LangChain chat model when inferred, and Any for a provider of your
+# own (it may return anything).
 @overload
 def get_model(
     model_name: str, provider: Literal["google", "google_genai"], **kwargs: Any
 ) -> ChatGoogleGenerativeAI: ...
 @overload
 def get_model(model_name: str, provider: Literal["openai"], **kwargs: Any) -> ChatOpenAI: ...
+@overload
+def get_model(model_name: str, provider: Literal["anthropic"], **kwargs: Any) -> ChatAnthropic: ...
+@overload
+def get_model(
+    model_name: str, provider: Literal["azure_openai"], **kwargs: Any
+) -> AzureChatOpenAI: ...
+@overload
+def get_model(model_name: str, provider: Literal["deepseek"], **kwargs: Any) -> ChatDeepSeek: ...
+@overload
+def get_model(model_name: str, provider: Literal["fireworks"], **kwargs: Any) -> ChatFireworks: ...
+@overload
+def get_model(model_name: str, provider: Literal["groq"], **kwargs: Any) -> ChatGroq: ...
+@overload
+def get_model(model_name: str, provider: Literal["mistralai"], **kwargs: Any) -> ChatMistralAI: ...
+@overload
+def get_model(model_name: str, provider: Literal["ollama"], **kwargs: Any) -> ChatOllama: ...
+@overload
+def get_model(
+    model_name: str, provider: Literal["openrouter"], **kwargs: Any
+) -> ChatOpenRouter: ...
+@overload
+def get_model(model_name: str, provider: Literal["together"], **kwargs: Any) -> ChatTogether: ...
+@overload
+def get_model(model_name: str, provider: Literal["xai"], **kwargs: Any) -> ChatXAI: ...
 @overload
 def get_model(model_name: str, provider: None = None, **kwargs: Any) -> BaseChatModel: ...
 @overload
@@ -96,6 +130,44 @@ async def get_model_async(
 async def get_model_async(
     model_name: str, provider: Literal["openai"], **kwargs: Any
 ) -> ChatOpenAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["anthropic"], **kwargs: Any
+) -> ChatAnthropic: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["azure_openai"], **kwargs: Any
+) -> AzureChatOpenAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["deepseek"], **kwargs: Any
+) -> ChatDeepSeek: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["fireworks"], **kwargs: Any
+) -> ChatFireworks: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["groq"], **kwargs: Any
+) -> ChatGroq: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["mistralai"], **kwargs: Any
+) -> ChatMistralAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["ollama"], **kwargs: Any
+) -> ChatOllama: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["openrouter"], **kwargs: Any
+) -> ChatOpenRouter: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["together"], **kwargs: Any
+) -> ChatTogether: ...
+@overload
+async def get_model_async(model_name: str, provider: Literal["xai"], **kwargs: Any) -> ChatXAI: ...
 @overload
 async def get_model_async(
     model_name: str, provider: None = None, **kwargs: Any

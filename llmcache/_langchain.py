@@ -21,9 +21,18 @@ from ._errors import ProviderNotInstalledError, UnknownProviderError
 from ._keys import mask_url_credentials
 
 if TYPE_CHECKING:
+    from langchain_anthropic import ChatAnthropic
     from langchain_core.language_models import BaseChatModel
+    from langchain_deepseek import ChatDeepSeek
+    from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
-    from langchain_openai import ChatOpenAI
+    from langchain_groq import ChatGroq
+    from langchain_mistralai import ChatMistralAI
+    from langchain_ollama import ChatOllama
+    from langchain_openai import AzureChatOpenAI, ChatOpenAI
+    from langchain_openrouter import ChatOpenRouter
+    from langchain_together import ChatTogether
+    from langchain_xai import ChatXAI
 
     from ._providers import Factory
 
@@ -219,6 +228,42 @@ def init_chat_model(
 def init_chat_model(
     model: str, *, model_provider: Literal["openai"], **kwargs: Any
 ) -> ChatOpenAI: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["anthropic"], **kwargs: Any
+) -> ChatAnthropic: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["azure_openai"], **kwargs: Any
+) -> AzureChatOpenAI: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["deepseek"], **kwargs: Any
+) -> ChatDeepSeek: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["fireworks"], **kwargs: Any
+) -> ChatFireworks: ...
+@overload
+def init_chat_model(model: str, *, model_provider: Literal["groq"], **kwargs: Any) -> ChatGroq: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["mistralai"], **kwargs: Any
+) -> ChatMistralAI: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["ollama"], **kwargs: Any
+) -> ChatOllama: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["openrouter"], **kwargs: Any
+) -> ChatOpenRouter: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["together"], **kwargs: Any
+) -> ChatTogether: ...
+@overload
+def init_chat_model(model: str, *, model_provider: Literal["xai"], **kwargs: Any) -> ChatXAI: ...
 @overload
 def init_chat_model(
     model: str, *, model_provider: str | None = None, **kwargs: Any

@@ -23,7 +23,7 @@ from ._langchain import (
     split_model,
     unknown_provider_error,
 )
-from ._providers import Provider, infer_provider
+from ._providers import Provider, adapted_provider, infer_provider
 
 __all__ = ["Registry", "Route", "check_call"]
 
@@ -99,7 +99,8 @@ class Registry:
             factory = langchain_factory(name)
             if factory is None:
                 raise unknown_provider_error(name, sorted(self.providers))
-            spec = self.providers[name] = Provider(factory)
+            # An adapted provider gets loop-local clients; the rest as LangChain builds them.
+            spec = self.providers[name] = adapted_provider(name) or Provider(factory)
         route = Route(name, model_name, tuple(sorted(names)), spec, self.generation)
         if len(self.routes) >= _ROUTE_LIMIT:
             self.routes = {}

@@ -77,17 +77,32 @@ def test_a_langchain_provider_outside_the_builtins_works_when_its_package_is_ins
 
 
 def test_a_provider_whose_package_is_absent_names_the_package_to_install() -> None:
-    assert importlib.util.find_spec("langchain_anthropic") is None  # the premise
+    assert importlib.util.find_spec("langchain_cohere") is None  # the premise
 
     for _ in range(2):  # not cached: the second call tries (and fails) again
         with pytest.raises(llmcache.ProviderNotInstalledError) as info:
-            llmcache.init_chat_model("anthropic:claude-sonnet-4-5", api_key="sk-ant-secret")
-        assert "pip install langchain-anthropic" in str(info.value)
-        assert "sk-ant-secret" not in str(info.value)
+            llmcache.init_chat_model("cohere:command-r", cohere_api_key="co-secret")
+        assert "pip install langchain-cohere" in str(info.value)
+        assert "co-secret" not in str(info.value)
         assert isinstance(info.value, ImportError)
         assert isinstance(info.value, llmcache.CacheError)
 
     assert llmcache.cache_stats().failures == 2
+
+
+def test_an_adapted_provider_whose_package_is_absent_names_it_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_import = _langchain.importlib.import_module
+
+    def without_anthropic(name: str) -> object:
+        if name.startswith("langchain_anthropic"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name)
+
+    monkeypatch.setattr(_langchain.importlib, "import_module", without_anthropic)
+    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-anthropic"):
+        llmcache.init_chat_model("anthropic:claude-sonnet-4-5", api_key="sk-ant-secret")
 
 
 def test_gemini_without_a_provider_means_vertex_ai_as_in_langchain() -> None:
@@ -95,9 +110,9 @@ def test_gemini_without_a_provider_means_vertex_ai_as_in_langchain() -> None:
         llmcache.init_chat_model("gemini-2.5-flash")
 
 
-def test_claude_is_inferred_as_anthropic_by_get_model_too() -> None:
-    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-anthropic"):
-        llmcache.get_model("claude-sonnet-4-5")
+def test_command_is_inferred_as_cohere_by_get_model_too() -> None:
+    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-cohere"):
+        llmcache.get_model("command-r")
 
 
 def test_an_unknown_provider_is_a_clear_error() -> None:
@@ -153,7 +168,7 @@ def test_every_langchain_provider_names_a_package() -> None:
 
 
 def test_a_langchain_provider_is_registered_in_the_cache_that_used_it() -> None:
-    assert "groq" not in llmcache.default_cache.providers
-    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-groq"):
-        llmcache.get_model("groq:llama-3.3-70b")
-    assert "groq" in llmcache.default_cache.providers
+    assert "upstage" not in llmcache.default_cache.providers
+    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-upstage"):
+        llmcache.get_model("upstage:solar-pro")
+    assert "upstage" in llmcache.default_cache.providers

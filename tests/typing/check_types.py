@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
+from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
 from langchain_google_genai import ChatGoogleGenerativeAI
-from langchain_openai import ChatOpenAI
+from langchain_groq import ChatGroq
+from langchain_mistralai import ChatMistralAI
+from langchain_ollama import ChatOllama
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
 import llmcache
 from llmcache import CacheStats
@@ -60,6 +64,11 @@ def langchain_convention() -> None:
         llmcache.init_chat_model("gemini-2.5-flash", model_provider="google_genai"),
         ChatGoogleGenerativeAI,
     )
+    assert_type(
+        llmcache.init_chat_model("claude-sonnet-4-5", model_provider="anthropic"), ChatAnthropic
+    )
+    assert_type(llmcache.init_chat_model("gpt-4o", model_provider="azure_openai"), AzureChatOpenAI)
+    assert_type(llmcache.init_chat_model("anthropic:claude-sonnet-4-5"), BaseChatModel)
     llmcache.init_chat_model(None)  # type: ignore[call-overload]
 
 
@@ -83,6 +92,14 @@ async def typed_returns() -> None:
     assert_type(await llmcache.get_model_async("gpt-4o-mini", "openai"), ChatOpenAI)
     assert_type(await llmcache.get_model_async("gpt-4o-mini"), BaseChatModel)
     assert_type(await llmcache.get_model_async("m", provider="mine"), Any)
+    # LangChain providers llmcache adapts: their class when the provider is given, any LangChain
+    # chat model when inferred from the name ("claude..." -> anthropic, "mistral..." -> mistralai).
+    assert_type(llmcache.get_model("claude-sonnet-4-5", "anthropic"), ChatAnthropic)
+    assert_type(llmcache.get_model("claude-sonnet-4-5"), BaseChatModel)
+    assert_type(llmcache.get_model("mistral-large-latest", provider="mistralai"), ChatMistralAI)
+    assert_type(llmcache.get_model("mistral-large-latest"), BaseChatModel)
+    assert_type(await llmcache.get_model_async("llama3.2", "ollama"), ChatOllama)
+    assert_type(await llmcache.get_model_async("llama-3.3-70b", provider="groq"), ChatGroq)
     llmcache.get_model(42)  # type: ignore[call-overload]
     mine: Mine = llmcache.get_model("m", provider="mine")  # Any: a factory of your own
     del mine
