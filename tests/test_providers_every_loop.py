@@ -20,14 +20,15 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sdk_fakes import WAIT, loop_in_a_thread
-from test_dropped_models_closed import open_sockets, settle
+from test_dropped_models_closed import open_sockets
 
 import llmcache
 from llmcache import _langchain
@@ -62,6 +63,21 @@ def ask(fake: ProviderFake, servers: dict[str, Any]) -> str:
         return str((await model.ainvoke("hi")).content)
 
     return asyncio.run(call())
+
+
+async def settle(condition: Callable[[], bool], what: str) -> None:
+    """Let the loop run (closes are tasks on it) until ``condition`` holds; fail after ``WAIT``
+    s. Garbage is collected every 0.2 s (a full collection costs tens of ms in this process)."""
+    deadline = time.monotonic() + WAIT
+    next_collection = 0.0
+    while not condition():
+        now = time.monotonic()
+        if now > deadline:
+            pytest.fail(f"timed out after {WAIT:g} s waiting for {what}", pytrace=False)
+        if now >= next_collection:
+            gc.collect()
+            next_collection = now + 0.2
+        await asyncio.sleep(0.005)
 
 
 def outcome(call: Any) -> str:
