@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 
 # The suite in two halves of about equal time, side by side: most of it is child processes (SDK
 # probes, fakes) and waits, so two cores run both at once. Each half is a plain pytest run.
-PYTEST_A := $(wildcard tests/test_lab_*.py) tests/test_close.py
+PYTEST_A := $(wildcard tests/test_lab_*.py) tests/test_close.py tests/test_providers_every_loop.py
 PYTEST_B := $(filter-out $(PYTEST_A),$(wildcard tests/test_*.py))
 pytest: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-a pytest-b
