@@ -133,6 +133,7 @@ if ! sha_ok "$SRC"; then
 fi
 sha_ok "$SRC" || die "$SRC does not match the pinned sha256 $sha256"
 
+rm -rf "$ROOT/.build-$name".*  # what an interrupted build left (this run holds the lock)
 tmp=$(mktemp -d "$ROOT/.build-$name.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/src"
