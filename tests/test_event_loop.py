@@ -39,7 +39,9 @@ async def test_loop_keeps_beating_while_a_blocking_factory_runs() -> None:
     worst_gap = await heartbeat
 
     assert elapsed >= 0.5  # the factory really blocked for 0.5 s ...
-    assert worst_gap < 0.05  # ... but not on this loop
+    # ... but not on this loop: run there, it would stall it the whole 0.5 s. (Half of that is
+    # the margin: a loaded machine, free-threaded builds included, delays beats by tens of ms.)
+    assert worst_gap < 0.25
 
 
 async def test_factory_runs_in_a_cache_thread_not_on_the_loop_or_its_executor() -> None:
