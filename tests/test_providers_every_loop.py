@@ -328,3 +328,39 @@ def test_a_client_the_caller_passes_is_left_alone(
     assert record is None or not record.loop_local
     with contextlib.suppress(RuntimeError):
         asyncio.run(mine.aclose())
+
+
+@pytest.mark.parametrize(
+    ("model_name", "provider", "class_name"),
+    [
+        ("claude-sonnet-4-5", "anthropic", "ChatAnthropic"),
+        ("mistral-large-latest", "mistralai", "ChatMistralAI"),
+        ("deepseek-chat", "deepseek", "ChatDeepSeek"),
+        ("grok-4", "xai", "ChatXAI"),
+    ],
+)
+def test_get_model_infers_the_provider_as_init_chat_model_does(
+    model_name: str, provider: str, class_name: str, servers: dict[str, Any]
+) -> None:
+    kwargs = PROVIDER_FAKES[provider].kwargs(servers)
+    model = llmcache.get_model(model_name, **kwargs)
+    assert type(model).__name__ == class_name
+    assert llmcache.init_chat_model(model_name, **kwargs) is model
+    assert llmcache.init_chat_model(f"{provider}:{model_name}", **kwargs) is model
+    assert str(model.invoke("hi").content) == "ok"
+
+
+def test_the_builtin_prefixes_shadow_no_langchain_inference_but_gemini() -> None:
+    """``get_model`` tries llmcache's own prefixes first: they may only agree with LangChain's,
+    except ``gemini...`` (the Gemini API here, Vertex AI in LangChain)."""
+    from llmcache._providers import _PREFIXES
+
+    for prefix, _ in _PREFIXES:
+        langchain = _langchain.infer_langchain_provider(prefix + "x")
+        ours = _langchain.resolve_provider(
+            llmcache._providers.infer_provider(prefix + "x") or "", ["google", "openai"]
+        )
+        if prefix == "gemini-":
+            assert langchain == "google_vertexai" and ours == "google"
+        else:
+            assert langchain in (None, ours), prefix
