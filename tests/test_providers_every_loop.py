@@ -364,3 +364,13 @@ def test_the_builtin_prefixes_shadow_no_langchain_inference_but_gemini() -> None
             assert langchain == "google_vertexai" and ours == "google"
         else:
             assert langchain in (None, ours), prefix
+
+
+def test_a_fake_given_by_url_as_serve_fakes_prints_it() -> None:
+    """The lab's probes run the fakes in another process (``serve_fakes --providers``)."""
+    urls = {"anthropic": "http://127.0.0.1:1", "chat": "http://127.0.0.1:2"}
+    assert PROVIDER_FAKES["anthropic"].kwargs(urls) == {
+        "base_url": "http://127.0.0.1:1",
+        "api_key": "test-fake-key",
+    }
+    assert PROVIDER_FAKES["groq"].kwargs(urls, max_retries=0)["base_url"] == "http://127.0.0.1:2"

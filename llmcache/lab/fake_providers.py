@@ -9,7 +9,7 @@ kwargs LangChain's class takes to reach it. No real key is used; nothing leaves 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from .fake_anthropic import AnthropicServer
 from .fake_chat_completions import ChatCompletionsServer
 from .fake_ollama import OllamaServer
 
-__all__ = ["FAKE_KEY", "PROVIDER_FAKES", "ProviderFake", "provider_servers"]
+__all__ = ["FAKE_KEY", "PROVIDER_FAKES", "SERVERS", "ProviderFake", "provider_servers"]
 
 FAKE_KEY = "test-fake-key"
 
@@ -45,8 +45,11 @@ class ProviderFake:
     retries: bool = True
     """Whether the class takes ``max_retries`` (0 in the failure controls, to fail fast)."""
 
-    def kwargs(self, servers: dict[str, FakeHTTPServer], **more: Any) -> dict[str, Any]:
-        url = servers[self.server].url
+    def kwargs(self, servers: Mapping[str, FakeHTTPServer | str], **more: Any) -> dict[str, Any]:
+        """Constructor kwargs for the fakes ``servers`` (started here, or their URLs, as
+        ``python -m llmcache.lab.serve_fakes --providers`` prints them), plus ``more``."""
+        server = servers[self.server]
+        url = server if isinstance(server, str) else server.url
         kwargs: dict[str, Any] = {name: url + path for name, path in self.base.items()}
         if self.server != "ollama":
             kwargs["api_key"] = FAKE_KEY

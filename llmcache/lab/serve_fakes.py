@@ -15,12 +15,18 @@ from ._fake_http import wait_until_stopped
 from .fake_gemini_rest import GeminiRestServer
 from .fake_metadata import METADATA_MODES, MetadataServer
 from .fake_openai import OpenAIServer
+from .fake_providers import SERVERS as PROVIDER_SERVERS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmcache.lab.serve_fakes", description=__doc__)
     parser.add_argument("--gemini", action="store_true", help="serve Gemini REST")
     parser.add_argument("--openai", action="store_true", help="serve OpenAI chat completions")
+    parser.add_argument(
+        "--providers",
+        action="store_true",
+        help="serve the adapted LangChain providers' fakes (Anthropic, chat completions, Ollama)",
+    )
     parser.add_argument("--metadata", choices=METADATA_MODES, help="serve GCE metadata")
     parser.add_argument("--metadata-delay", type=float, default=0.0, help="slow-valid delay, s")
     parser.add_argument(
@@ -38,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         openai = OpenAIServer(simulated_model_latency=args.latency).start()
         servers.append(openai)
         info["openai_base_url"] = openai.base_url
+    if args.providers:  # fake_providers.ProviderFake.kwargs(provider_urls) points a provider
+        info["provider_urls"] = {}
+        for name, cls in PROVIDER_SERVERS.items():
+            server = cls(simulated_model_latency=args.latency).start()
+            servers.append(server)
+            info["provider_urls"][name] = server.url
     if args.metadata:
         metadata = MetadataServer(args.metadata, delay=args.metadata_delay).start()
         servers.append(metadata)
