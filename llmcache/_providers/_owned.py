@@ -43,6 +43,15 @@ _lock = threading.Lock()
 _records: dict[int, Owned] = {}
 
 
+def _reset_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # a parent thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def own(
     model: object, *, loop_local: Iterable[Any] = (), sync: Iterable[Callable[[], Any]] = ()
 ) -> Owned:
