@@ -85,11 +85,13 @@ REPORT ?= reports
 else
 REPORT ?= .lab/report-$(PROFILE)
 endif
+# ONLY="soak hit_cost" re-measures those experiments alone and keeps the others' data (each
+# JSON names the machine and time it was measured); the notebooks and pages are all redone.
 report: lab-venvs
-	@echo "make report: profile $(PROFILE) -> $(REPORT)"
+	@echo "make report: profile $(PROFILE) -> $(REPORT)$(if $(ONLY), (re-measuring $(ONLY)))"
 	rm -rf $(REPORT)/data.new
-	$(PY) -m llmcache.lab run --profile $(PROFILE) --out $(REPORT)/data.new
-	rm -rf $(REPORT)/data $(REPORT)/figures $(REPORT)/*.html && mv $(REPORT)/data.new $(REPORT)/data
+	$(PY) -m llmcache.lab run --profile $(PROFILE) --out $(REPORT)/data.new $(if $(ONLY),--only $(ONLY))
+	$(if $(ONLY),mkdir -p $(REPORT)/data && cp $(REPORT)/data.new/*.json $(REPORT)/data/ && rm -rf $(REPORT)/data.new $(REPORT)/figures $(REPORT)/*.html,rm -rf $(REPORT)/data $(REPORT)/figures $(REPORT)/*.html && mv $(REPORT)/data.new $(REPORT)/data)
 	for nb in notebooks/0*.ipynb; do \
 	  echo "make report: executing $$nb ($(PROFILE))"; \
 	  if [ "$(PROFILE)" = full ]; then out=$$nb; opts=--inplace; \
