@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The core test suite (not the lab, not the SDKs) on several CPythons, free-threaded ones (a name
-# ending in t) with the GIL off. 3.12 and 3.13 come from the machine's pyenv; any other is built
-# from Debian's source once per machine by scripts/build-python.sh (cached outside the clone),
-# two builds at a time. Each interpreter gets a venv under .lab/matrix.
+# ending in t) with the GIL off. 3.12 and 3.13 come from the machine's pyenv; 3.14 and 3.15 (when
+# pyenv has none) are Debian sid's own binary packages, run in a Debian sid root that
+# scripts/sid-root.sh makes once per machine (they need a newer glibc than the host's); any
+# other is built from Debian's source once per machine by scripts/build-python.sh. Both cache
+# outside the clone and run two at a time. Each interpreter gets a venv under .lab/matrix (made
+# inside the sid root for its interpreters, where the clone is mounted read-only at /src).
 # LLMCACHE_MATRIX="3.12 3.13t" picks interpreters by name. Arguments NAME=PYTHON (e.g.
 # 3.14t=/usr/bin/python3.14t) run exactly those instead, as the CI workflow does with
 # setup-python's.
@@ -10,10 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never  # uv's own interpreter downloads cannot reach their host
 UV=${UV:-.venv/bin/uv}
-# 3.14, 3.15, 3.14t and 3.15t build with scripts/build-python.sh once Debian's mirror serves
-# their source: on 2026-12-07 it answered 404 for every python3.14/python3.15 file that sid's
-# and forky's source index list. Until then free-threaded 3.13t stands in for them.
-MATRIX=${LLMCACHE_MATRIX:-3.12 3.13 3.13t}
+# Not 3.14t and 3.15t: Debian ships no free-threaded binaries; scripts/build-python.sh would
+# build them from Debian's source, but on 2026-12-07 the mirror answered 404 for every
+# python3.14/python3.15 source file that sid's and forky's source index list (and uv's own
+# interpreter downloads cannot reach their host). Free-threaded 3.13t stands in for them.
+MATRIX=${LLMCACHE_MATRIX:-3.12 3.13 3.13t 3.14 3.15}
+SID=(3.14 3.15)  # from scripts/sid-root.sh
 BUILD_JOBS=${LLMCACHE_BUILD_JOBS:-2}
 CORE_TESTS=(
   tests/test_bounds.py tests/test_build_timeout.py tests/test_clear_during_build.py
@@ -37,11 +42,11 @@ shopt -u nullglob
 DEPS=(pytest'>=8' pytest-asyncio'>=1.0' pytest-timeout'>=2.3' pydantic'>=2.7')
 # Two files need langchain-core (a LangChain callback handler as a kwarg; the plugin's fake chat
 # model) and httpx. langchain-core 1.x needs orjson (Rust) and pyyaml, which have no wheel for
-# free-threaded 3.13: where it does not install from wheels, these files are left out, with
-# uv's reason printed. On 3.12 and 3.13 it must install.
+# free-threaded 3.13, nor (2026-12) langsmith's zstandard for 3.15: where it does not install
+# from wheels, these files are left out, with uv's reason printed. On 3.12 to 3.14 it must.
 LANGCHAIN_DEPS=(langchain-core'>=1.0' httpx)
 WITH_LANGCHAIN=(tests/test_keys_by_value.py tests/test_pytest_plugin.py)
-LANGCHAIN_REQUIRED=(3.12 3.13)
+LANGCHAIN_REQUIRED=(3.12 3.13 3.14)
 
 find_pyenv() {  # the newest pyenv install of a minor version
   local found
@@ -54,9 +59,12 @@ failed=()
 if [ ${#runs[@]} -eq 0 ]; then
   read -r -a names <<<"$MATRIX"
   to_build=()
+  in_sid=()
   for name in "${names[@]}"; do
     if [[ $name != *t ]] && python=$(find_pyenv "$name"); then
       runs+=("$name=$python")
+    elif [[ " ${SID[*]} " == *" $name "* ]]; then
+      in_sid+=("$name")
     else
       to_build+=("$name")
     fi
@@ -66,6 +74,10 @@ if [ ${#runs[@]} -eq 0 ]; then
   if [ ${#to_build[@]} -gt 0 ]; then
     echo "test-matrix: ${to_build[*]} from scripts/build-python.sh (a first build takes minutes)"
   fi
+  if [ ${#in_sid[@]} -gt 0 ]; then
+    echo "test-matrix: ${in_sid[*]}: Debian sid's packages in scripts/sid-root.sh's root"
+    to_build+=(sid)  # made alongside the builds (under a minute)
+  fi
   logs=$(mktemp -d)
   trap 'rm -rf "$logs"' EXIT
   running=0
@@ -74,13 +86,15 @@ if [ ${#runs[@]} -eq 0 ]; then
       wait -n || true
       running=$((running - 1))
     fi
-    args=("${name%t}")
-    if [[ $name == *t ]]; then
+    args=(scripts/build-python.sh "${name%t}")
+    if [ "$name" = sid ]; then
+      args=(scripts/sid-root.sh)
+    elif [[ $name == *t ]]; then
       args+=(t)
     fi
     (
       rc=0
-      bash scripts/build-python.sh "${args[@]}" >"$logs/$name.path" 2>"$logs/$name.log" || rc=$?
+      bash "${args[@]}" >"$logs/$name.path" 2>"$logs/$name.log" || rc=$?
       echo "$rc" >"$logs/$name.rc"
     ) &
     running=$((running + 1))
@@ -88,7 +102,16 @@ if [ ${#runs[@]} -eq 0 ]; then
   wait
   for name in "${to_build[@]}"; do
     cat "$logs/$name.log" >&2
-    if [ "$(cat "$logs/$name.rc")" = 0 ]; then
+    if [ "$name" = sid ]; then
+      for v in "${in_sid[@]}"; do
+        if [ "$(cat "$logs/$name.rc")" = 0 ]; then
+          runs+=("$v=sid:/usr/bin/python$v")
+        else
+          echo "test-matrix: $v: no interpreter (scripts/sid-root.sh failed)" >&2
+          failed+=("$v")
+        fi
+      done
+    elif [ "$(cat "$logs/$name.rc")" = 0 ]; then
       runs+=("$name=$(tail -1 "$logs/$name.path")")
     else
       echo "test-matrix: $name: no interpreter (scripts/build-python.sh failed)" >&2
@@ -102,15 +125,26 @@ notes=()
 for run in "${runs[@]}"; do
   name=${run%%=*}
   python=${run#*=}
+  origin=$python
   venv=.lab/matrix/py$name
   stamp=$venv/.installed
+  # inside: how a command runs beside that interpreter: here, or (sid:PATH) in the sid root, with
+  # the host's uv and the clone read-only in /src, .lab/matrix writable
+  inside=()
+  uv=$UV
+  if [[ $python == sid:* ]]; then
+    python=${python#sid:}
+    inside=(bash scripts/sid-root.sh run -u "$UV" -w .lab/matrix --)
+    uv=/usr/local/bin/uv
+  fi
   # A venv is made again for a new pyproject.toml, another interpreter, or a broken one.
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
-      || [ "$(head -1 "$stamp")" != "$python" ] || ! "$venv/bin/python" -c '' 2>/dev/null; then
-    echo "test-matrix: $name: venv from $python"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$(head -1 "$stamp")" != "$origin" ] \
+      || ! "${inside[@]}" "$venv/bin/python" -c '' 2>/dev/null; then
+    echo "test-matrix: $name: venv from $origin"
     rm -rf "$venv"
-    install=("$UV" pip install --quiet --python "$venv/bin/python")
-    if ! "$UV" venv --quiet --python "$python" "$venv" || ! "${install[@]}" --no-deps -e . \
+    install=("${inside[@]}" "$uv" pip install --quiet --python "$venv/bin/python")
+    if ! "${inside[@]}" "$uv" venv --quiet --python "$python" "$venv" \
+        || ! "${install[@]}" --no-deps -e . \
         || ! "${install[@]}" --compile-bytecode --only-binary :all: "${DEPS[@]}"; then
       echo "test-matrix: $name: could not install ${DEPS[*]} from wheels" >&2
       failed+=("$name")
@@ -131,7 +165,7 @@ for run in "${runs[@]}"; do
       reason=${reason:+$reason has no wheel for $name}
       without="${LANGCHAIN_DEPS[*]} do not install from wheels: ${reason:-$(head -1 <<<"$out")}"
     fi
-    printf '%s\n%s\n' "$python" "$without" >"$stamp"
+    printf '%s\n%s\n' "$origin" "$without" >"$stamp"
   fi
   without=$(sed -n 2p "$stamp")
   tests=("${CORE_TESTS[@]}")
@@ -148,7 +182,8 @@ for run in "${runs[@]}"; do
   else
     echo "test-matrix: $name: core suite"
   fi
-  if env "${env[@]}" "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs "${tests[@]}"; then
+  if "${inside[@]}" env "${env[@]}" "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs \
+      "${tests[@]}"; then
     passed+=("$name")
   else
     failed+=("$name")
