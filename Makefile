@@ -76,7 +76,8 @@ lab-quick: lab-venvs
 lab-full: lab-venvs
 	$(PY) -m llmcache.lab run --profile full --out .lab/results/full
 
-# The shared report: a lab run, the notebooks executed on it, HTML without code, figures, and
+# The shared report: a lab run, the notebooks executed on it, HTML without code (offline: no CDN
+# script; titled by the notebook's first heading: llmcache/lab/html.py), figures, and
 # (full profile only) the README's findings. PROFILE=full (the committed reports/) or
 # PROFILE=quick: every page and figure in a few minutes, in .lab/report-quick, labelled quick.
 PROFILE ?= full
@@ -96,7 +97,7 @@ report: lab-venvs
 	  else out=$(REPORT)/executed/$$(basename $$nb); opts="--output-dir $(REPORT)/executed"; fi; \
 	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=$(PROFILE) \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
-	  $(VENV)/bin/jupyter nbconvert --to html --no-input --output-dir $(REPORT) $$out || exit 1; \
+	  $(PY) -m llmcache.lab.html --output-dir $(REPORT) $$out || exit 1; \
 	done
 	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme README.md)
 
