@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # Lint, types and the SDK venvs do not depend on each other: they run side by side. The tests and
 # the notebooks' timed measurements then run alone.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck lab-venvs
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs lab-venvs
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
@@ -39,6 +39,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+# The docs site (docs/*.md, mkdocs-material) into .lab/site: --strict fails on a broken link or
+# anchor. docs/figures links to reports/figures (the findings page's plots).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # not --quiet: it hides the warnings --strict counts
 
 # The suite in two halves of about equal time, side by side: most of it is child processes (SDK
 # probes, fakes) and waits, so two cores run both at once. Each half is a plain pytest run.
@@ -78,7 +83,7 @@ lab-full: lab-venvs
 
 # The shared report: a lab run, the notebooks executed on it, HTML without code (offline: no CDN
 # script; titled by the notebook's first heading: llmcache/lab/html.py), figures, and
-# (full profile only) the README's findings. PROFILE=full (the committed reports/) or
+# (full profile only) the findings page docs/findings.md. PROFILE=full (the committed reports/) or
 # PROFILE=quick: every page and figure in a few minutes, in .lab/report-quick, labelled quick.
 PROFILE ?= full
 ifeq ($(PROFILE),full)
@@ -99,7 +104,7 @@ report: lab-venvs
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
 	  $(PY) -m llmcache.lab.html --output-dir $(REPORT) $$out || exit 1; \
 	done
-	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme README.md)
+	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme docs/findings.md --figures figures)
 
 # JupyterLab on 127.0.0.1, no browser; prints the URL with its token. The repo's Jupyter config
 # (jupyter_config/) turns the news feed off: no prompt, no request outside loopback.
