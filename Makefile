@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test docs test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs package test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # Lint, types and the SDK venvs do not depend on each other: they run side by side. The tests and
 # the notebooks' timed measurements then run alone.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs lab-venvs
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs package lab-venvs
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
@@ -34,7 +34,8 @@ test-matrix: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests examples
 	$(VENV)/bin/ruff format --check llmcache tests examples
-	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml \
+	  .github/workflows/release.yml
 	$(VENV)/bin/shellcheck scripts/*.sh .ci/run
 
 typecheck: $(STAMP)
@@ -44,6 +45,13 @@ typecheck: $(STAMP)
 # anchor. docs/figures links to reports/figures (the findings page's plots).
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # not --quiet: it hides the warnings --strict counts
+
+# The sdist and wheel a release publishes (.github/workflows/release.yml builds them the same
+# way), built offline from the dev extra's hatchling, then checked as PyPI reads them.
+package: $(STAMP)
+	rm -rf .lab/dist
+	$(UV) build --python $(PY) --no-build-isolation --offline --quiet --out-dir .lab/dist .
+	$(VENV)/bin/twine check --strict .lab/dist/*
 
 # The suite in two halves of about equal time, side by side: most of it is child processes (SDK
 # probes, fakes) and waits, so two cores run both at once. Each half is a plain pytest run.
