@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
+	$(UV) pip uninstall --python $(PY) --quiet llmcache  # its editable install under the old name, in a venv made before
 	touch $@
 
 # Lint, types and the SDK venvs do not depend on each other: they run side by side. The tests and
