@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs package test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -15,12 +15,13 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -e '.[dev]'
+	$(UV) pip uninstall --python $(PY) --quiet llmcache  # its editable install under the old name, in a venv made before
 	touch $@
 
 # Lint, types and the SDK venvs do not depend on each other: they run side by side. The tests and
 # the notebooks' timed measurements then run alone.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck lab-venvs
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs package lab-venvs
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
@@ -34,11 +35,24 @@ test-matrix: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests examples
 	$(VENV)/bin/ruff format --check llmcache tests examples
-	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml \
+	  .github/workflows/release.yml
 	$(VENV)/bin/shellcheck scripts/*.sh .ci/run
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+# The docs site (docs/*.md, mkdocs-material) into .lab/site: --strict fails on a broken link or
+# anchor. docs/figures links to reports/figures (the findings page's plots).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # not --quiet: it hides the warnings --strict counts
+
+# The sdist and wheel a release publishes (.github/workflows/release.yml builds them the same
+# way), built offline from the dev extra's hatchling, then checked as PyPI reads them.
+package: $(STAMP)
+	rm -rf .lab/dist
+	$(UV) build --python $(PY) --no-build-isolation --offline --quiet --out-dir .lab/dist .
+	$(VENV)/bin/twine check --strict .lab/dist/*
 
 # The suite in two halves of about equal time, side by side: most of it is child processes (SDK
 # probes, fakes) and waits, so two cores run both at once. Each half is a plain pytest run.
@@ -76,8 +90,9 @@ lab-quick: lab-venvs
 lab-full: lab-venvs
 	$(PY) -m llmcache.lab run --profile full --out .lab/results/full
 
-# The shared report: a lab run, the notebooks executed on it, HTML without code, figures, and
-# (full profile only) the README's findings. PROFILE=full (the committed reports/) or
+# The shared report: a lab run, the notebooks executed on it, HTML without code (offline: no CDN
+# script; titled by the notebook's first heading: llmcache/lab/html.py), figures, and
+# (full profile only) the findings page docs/findings.md. PROFILE=full (the committed reports/) or
 # PROFILE=quick: every page and figure in a few minutes, in .lab/report-quick, labelled quick.
 PROFILE ?= full
 ifeq ($(PROFILE),full)
@@ -98,9 +113,9 @@ report: lab-venvs
 	  else out=$(REPORT)/executed/$$(basename $$nb); opts="--output-dir $(REPORT)/executed"; fi; \
 	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=$(PROFILE) \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
-	  $(VENV)/bin/jupyter nbconvert --to html --no-input --output-dir $(REPORT) $$out || exit 1; \
+	  $(PY) -m llmcache.lab.html --output-dir $(REPORT) $$out || exit 1; \
 	done
-	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme README.md)
+	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme docs/findings.md --figures figures)
 
 # JupyterLab on 127.0.0.1, no browser; prints the URL with its token. The repo's Jupyter config
 # (jupyter_config/) turns the news feed off: no prompt, no request outside loopback.

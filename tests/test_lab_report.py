@@ -31,11 +31,11 @@ def test_report_readme_and_findings_come_from_the_committed_data(tmp_path: Path)
     assert "OLD-PLACEHOLDER" not in updated
     assert "In short:" in updated
     assert updated.endswith("rest\n")
-    # the committed README carries exactly what the committed data gives
-    committed = (REPO_ROOT / "README.md").read_text()
-    assert report.headline(DATA, report.figures_link(REPO_ROOT / "README.md", DATA.parent)) in (
-        committed
-    )
+    # the committed findings page carries exactly what the committed data gives, its figures
+    # linked through docs/figures (a link to reports/figures, inside the docs site)
+    committed = (REPO_ROOT / "docs" / "findings.md").read_text()
+    assert report.headline(DATA, "figures") in committed
+    assert (REPO_ROOT / "docs" / "figures").resolve() == (DATA.parent / "figures").resolve()
 
 
 def test_update_readme_refuses_a_file_without_markers(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The README's Python examples run as written, against the loopback fakes.
+"""The README's and the docs/ pages' Python examples run as written, against the loopback fakes.
 
 Each ```python block runs on its own, in a fresh namespace (top-level ``await`` allowed), with
 Google's and OpenAI's endpoints pointed at the lab's fake servers through the SDKs' own
@@ -31,7 +31,8 @@ from llmcache.lab.servers import GeminiRestServer, OpenAIServer
 
 pytest_plugins = ("pytester",)
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(
     r"(?:<!--\s*readme-test:\s*(?P<directive>[^>]*?)\s*-->\s*\n)?^```python\n(?P<code>.*?)^```",
     re.S | re.M,
@@ -40,6 +41,7 @@ _BLOCK = re.compile(
 
 @dataclass(frozen=True)
 class Block:
+    page: str
     line: int
     code: str
     action: str
@@ -47,24 +49,27 @@ class Block:
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}" + (f"-{self.action}" if self.action != "run" else "")
+        return f"{self.page}:{self.line}" + (f"-{self.action}" if self.action != "run" else "")
 
 
 def _blocks() -> list[Block]:
-    text = README.read_text()
     blocks = []
-    for match in _BLOCK.finditer(text):
-        action, _, arg = (match["directive"] or "run").partition(" ")
-        line = text.count("\n", 0, match.start("code"))
-        blocks.append(Block(line, match["code"], action, arg.strip()))
+    for page in PAGES:
+        text = page.read_text()
+        for match in _BLOCK.finditer(text):
+            action, _, arg = (match["directive"] or "run").partition(" ")
+            line = text.count("\n", 0, match.start("code"))
+            name = page.relative_to(ROOT).as_posix()
+            blocks.append(Block(name, line, match["code"], action, arg.strip()))
     return blocks
 
 
 BLOCKS = _blocks()
 
 
-def test_the_readme_has_python_examples_and_known_directives() -> None:
+def test_the_readme_and_docs_have_python_examples_and_known_directives() -> None:
     assert len(BLOCKS) >= 5
+    assert any(b.page == "README.md" for b in BLOCKS)
     assert {b.action for b in BLOCKS} <= {"run", "file", "pytest", "request", "skip"}
     assert all(b.arg for b in BLOCKS if b.action != "run")
     assert sum(b.action == "skip" for b in BLOCKS) <= 2  # keep these few
@@ -89,9 +94,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _run(block: Block) -> dict[str, Any]:
-    code = compile(
-        block.code, f"README.md:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    )
+    code = compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     result = eval(code, namespace)  # top-level await makes the block a coroutine
     if asyncio.iscoroutine(result):
@@ -125,3 +128,12 @@ def test_example_test_file_passes(block: Block, fakes: Path, pytester: pytest.Py
 
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 2 and set(outcomes) <= {"passed", "warnings"}, outcomes
+
+
+def test_the_readmes_relative_links_exist() -> None:
+    """The landing page links into docs/, reports/ and notebooks/ (mkdocs checks the docs')."""
+    text = (ROOT / "README.md").read_text()
+    links = [m for m in re.findall(r"\]\(([^)#\s]+)[^)]*\)", text) if "://" not in m]
+    assert len(links) >= 10
+    assert [link for link in links if not (ROOT / link).exists()] == []
+    assert len(text.splitlines()) <= 200

@@ -41,7 +41,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     build = ("build", "--wheel", "--no-build-isolation", "--offline", "--quiet")
     _run(find_uv(), *build, "--python", sys.executable, "--out-dir", out, ROOT)
-    (built,) = out.glob("llmcache-*.whl")
+    (built,) = out.glob("llmcache_singleflight-*.whl")  # the PyPI name; imported as llmcache
     return built
 
 
@@ -163,3 +163,18 @@ def test_installed_wheel_runs_the_doctor(wheel: Path, tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["provider"] == "openai"
     assert {"sdk", "credentials"} <= {f["check"] for f in report["findings"]}, report
+
+
+def test_the_pypi_name_is_ours_and_the_release_publishes_it() -> None:
+    """``llmcache`` on PyPI is an unrelated project: ours is llmcache-singleflight, imported as
+    llmcache, and the release workflow publishes it by trusted publishing (no stored token)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "llmcache-singleflight"
+    release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert "id-token: write" in release
+    assert "pypa/gh-action-pypi-publish@" in release
+    assert "password:" not in release
+    for page in (ROOT / "README.md", ROOT / "docs" / "install.md"):
+        assert "pip install llmcache-singleflight" in page.read_text(), page

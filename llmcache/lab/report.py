@@ -603,12 +603,14 @@ def figures_link(readme: Path, report_dir: Path) -> str:
     return Path(os.path.relpath(report_dir / "figures", readme.parent)).as_posix()
 
 
-def update_readme(readme: Path, report_dir: Path) -> None:
-    """Replace the findings block of the project README with the report's headline."""
+def update_readme(readme: Path, report_dir: Path, figures: str | None = None) -> None:
+    """Replace the findings block of the project README (or docs page) with the report's
+    headline; ``figures`` is the figures folder as linked from it (default: its relative path)."""
     text = readme.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{readme} lacks the {START} ... {END} markers")
-    block = f"{START}\n{headline(report_dir / 'data', figures_link(readme, report_dir))}\n{END}"
+    link = figures if figures is not None else figures_link(readme, report_dir)
+    block = f"{START}\n{headline(report_dir / 'data', link)}\n{END}"
     readme.write_text(
         re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     )
@@ -618,12 +620,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmcache.lab.report", description=__doc__)
     parser.add_argument("report_dir", type=Path)
     parser.add_argument("--readme", type=Path, help="also refresh this README's findings block")
+    parser.add_argument(
+        "--figures",
+        help="the figures folder as linked from --readme (default: its relative path), e.g."
+        " `figures` for docs/findings.md, where docs/figures links to reports/figures",
+    )
     args = parser.parse_args(argv)
     if not (args.report_dir / "data" / "auth.json").exists():
         parser.error(f"{args.report_dir}/data has no lab results (run the lab first)")
     print(write_report_readme(args.report_dir))
     if args.readme:
-        update_readme(args.readme, args.report_dir)
+        update_readme(args.readme, args.report_dir, args.figures)
         print(args.readme)
     return 0
 
