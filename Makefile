@@ -25,9 +25,10 @@ test:
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory notebooks
 
-# The core suite (no lab, no SDKs) on CPython 3.12 and 3.13 (pyenv) and free-threaded 3.13t, the
-# GIL off (built from Debian's source once per machine by scripts/build-python.sh, about 2 min
-# here, cached outside the clone): scripts/test-matrix.sh. LLMCACHE_MATRIX picks others.
+# The core suite (no lab, no SDKs) on CPython 3.12 and 3.13 (pyenv), free-threaded 3.13t with the
+# GIL off (built from Debian's source by scripts/build-python.sh, about 4 min), 3.14 and 3.15
+# (Debian sid's packages in a sid root by scripts/sid-root.sh, about 1 min); both once per
+# machine, cached outside the clone: scripts/test-matrix.sh. LLMCACHE_MATRIX picks others.
 test-matrix: $(STAMP)
 	UV=$(UV) bash scripts/test-matrix.sh
 
