@@ -612,7 +612,7 @@ def plot_providers(data: dict[str, Any]) -> Any:
     fig, axes = plt.subplots(
         1,
         len(designs),
-        figsize=(3.6 * len(designs) + 1.2, 0.42 * len(providers) + 2.2),
+        figsize=(max(3.6 * len(designs) + 1.2, 7.0), 0.42 * len(providers) + 2.4),
         sharey=True,
         squeeze=False,
     )
@@ -634,7 +634,7 @@ def plot_providers(data: dict[str, Any]) -> Any:
         ax.set_yticks(range(len(providers)), providers, fontsize=8)
         ax.set_title(design, fontsize=10)
         ax.grid(False)
-    fig.suptitle("Failed calls / calls, per provider, design and pattern (measured)")
+    fig.suptitle("Failed calls / calls per provider, design and pattern (measured)", fontsize=11)
     fig.tight_layout()
     return fig
 
