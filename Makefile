@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test docs package test-matrix test-slow notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs package test-matrix test-slow canary notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check llmcache tests examples
 	$(VENV)/bin/ruff format --check llmcache tests examples
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/ci.yml \
-	  .github/workflows/release.yml
+	  .github/workflows/release.yml .github/workflows/canary.yml
 	$(VENV)/bin/shellcheck scripts/*.sh .ci/run
 
 typecheck: $(STAMP)
@@ -76,6 +76,28 @@ notebooks: $(STAMP) lab-venvs
 	rm -rf .lab/results/live-*
 	$(PY) -c '$(MEASURE)'
 	$(PY) -m pytest $(NBVAL) notebooks/
+
+# The canary (not part of `make test` or .ci/run: PyPI's newest releases change any day): a
+# fresh venv under .lab/canary with llmcache, its test tools (stable releases), then the newest
+# release of every covered integration and SDK, pre-releases included (openrouter without
+# pyproject's cap); the provider tests against the loopback fakes. Prints what it installed.
+CANARY := .lab/canary
+CANARY_PACKAGES := langchain-core langchain-google-genai google-genai aiohttp langchain-openai \
+  openai httpx langchain-anthropic anthropic langchain-deepseek langchain-xai langchain-together \
+  langchain-groq groq langchain-fireworks fireworks-ai langchain-mistralai langchain-ollama \
+  ollama langchain-openrouter openrouter
+CANARY_TESTS := tests/test_providers_every_loop.py tests/test_init_chat_model.py \
+  tests/test_providers_and_warm.py tests/test_close.py tests/test_dropped_models_closed.py
+canary: $(STAMP)
+	rm -rf $(CANARY)
+	$(UV) venv --quiet --python $(PY) $(CANARY)
+	$(UV) pip install --python $(CANARY)/bin/python --quiet --compile-bytecode -e . \
+	  'pytest>=8' 'pytest-asyncio>=1.0' 'pytest-timeout>=2.3'
+	$(UV) pip install --python $(CANARY)/bin/python --quiet --compile-bytecode --prerelease allow \
+	  $(foreach p,$(CANARY_PACKAGES),--upgrade-package $(p)) $(CANARY_PACKAGES)
+	$(CANARY)/bin/python -c 'import importlib.metadata as m, sys; \
+	  [print(f"{p:24} {m.version(p)}") for p in sys.argv[1:]]' $(CANARY_PACKAGES) | tee $(CANARY)/versions.txt
+	$(CANARY)/bin/python -m pytest -p no:cacheprovider $(CANARY_TESTS)
 
 # The ~12 s metadata probes at google-auth's defaults (not part of `make test`).
 test-slow: lab-venvs

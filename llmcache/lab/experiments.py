@@ -14,6 +14,7 @@ from typing import Any
 from . import designs
 from ._fake_http import DEFAULT_SIMULATED_MODEL_LATENCY
 from .matrix import MATRIX, VenvSpec, spec_named
+from .providers import QUICK_PROVIDERS
 
 __all__ = [
     "AUTH_ENVS",
@@ -136,6 +137,11 @@ class Profile:
     """Designs of the ``loops`` experiment; None: every one of :data:`loops.DESIGNS`."""
     waiters_repeat: int = 5
     """Runs of each case of the ``waiters`` experiment."""
+    providers: tuple[str, ...] | None = None
+    """Providers of the ``providers`` experiment; None: every one of
+    :data:`llmcache.lab.providers.PROVIDERS`."""
+    providers_designs: tuple[str, ...] | None = None
+    """Designs of the ``providers`` experiment; None: every one of :data:`loops.DESIGNS`."""
     langgraph_cases: tuple[str, ...] | None = None
     """Cases of the ``langgraph`` experiment; None: every one of :data:`LANGGRAPH_CASES`."""
     langgraph_designs: tuple[str, ...] | None = None
@@ -161,6 +167,9 @@ PROFILES = {
         sdk_venvs=("lcgg-3.2.0", "lcgg-4.x", "lcgg-4.x-nobytecode", "openai"),
         app_designs=("no-cache", "llmcache", "llmcache-warmed"),
         loops_designs=("llmcache",),
+        # one provider per adapter, llmcache only: what notebook 03 asserts
+        providers=QUICK_PROVIDERS,
+        providers_designs=("llmcache",),
         waiters_repeat=3,
         langgraph_cases=("3.2.0 API key", "4.x API key", "3.2.0 ADC, silent metadata"),
         langgraph_designs=("no-cache", "asyncio.Lock", "llmcache", "llmcache-warmed"),
@@ -332,6 +341,32 @@ def _loops_tasks(profile: Profile) -> list[Task]:
             waits=True,
         )
         for venv in loops.VENVS
+    ]
+
+
+def _providers_tasks(profile: Profile) -> list[Task]:
+    """One fresh probe per provider in the ``providers`` venv (every covered integration)."""
+    from . import loops, providers
+
+    spec = spec_named(providers.VENV)
+    return [
+        Task(
+            "providers",
+            {"provider": provider},
+            spec,
+            {
+                "sdk": spec.sdk,
+                "mode": "providers",
+                "provider": provider,
+                "latency": 0.0,
+                "designs": list(profile.providers_designs or loops.DESIGNS),
+            },
+            timeout=600,
+            # as loops: it records each call's outcome; its import and build times are
+            # published from the full profile, which runs it alone
+            waits=True,
+        )
+        for provider in profile.providers or providers.PROVIDERS
     ]
 
 
@@ -508,6 +543,7 @@ EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "throughput": _throughput_tasks,
     "first_call": _first_call_tasks,
     "loops": _loops_tasks,
+    "providers": _providers_tasks,
     "langgraph": _langgraph_tasks,
     "soak": _soak_tasks,
 }

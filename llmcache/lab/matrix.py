@@ -20,6 +20,7 @@ from . import REPO_ROOT
 __all__ = [
     "ALL_VENVS",
     "MATRIX",
+    "PROVIDER_VENVS",
     "SERVER_VENVS",
     "VENV_ROOT",
     "VenvSpec",
@@ -37,7 +38,7 @@ class VenvSpec:
     """One SDK configuration of the matrix."""
 
     name: str
-    sdk: str  # "google" or "openai"
+    sdk: str  # "google", "openai", or "providers" (every adapted integration)
     requirements: tuple[str, ...]
     label: str
     compile_bytecode: bool = True
@@ -101,7 +102,33 @@ SERVER_VENVS: tuple[VenvSpec, ...] = (
 )
 """Venvs of an app server (not SDK measurements): the ``langgraph`` experiment's."""
 
-ALL_VENVS = MATRIX + SERVER_VENVS
+# The integrations llmcache adapts (pyproject's dev extra, same bounds), for the ``providers``
+# experiment: one venv, every provider, each probe importing only its own.
+PROVIDER_REQUIREMENTS = (
+    *_NEWEST_4X,
+    "langchain-openai>=1,<2",
+    "langchain-anthropic>=1.7",
+    "langchain-deepseek>=1.1",
+    "langchain-fireworks>=1.7",
+    "langchain-groq>=1.1",
+    "langchain-mistralai>=1.1",
+    "langchain-ollama>=1.1",
+    "langchain-openrouter>=0.2",
+    "openrouter<0.11",  # 0.11 requires pydantic<2.13 (as in pyproject)
+    "langchain-together>=0.4",
+    "langchain-xai>=1.3",
+)
+PROVIDER_VENVS: tuple[VenvSpec, ...] = (
+    VenvSpec(
+        "providers",
+        "providers",
+        PROVIDER_REQUIREMENTS,
+        "every LangChain integration llmcache adapts, newest",
+    ),
+)
+"""The ``providers`` experiment's venv: every covered integration, one process per provider."""
+
+ALL_VENVS = MATRIX + SERVER_VENVS + PROVIDER_VENVS
 
 
 def spec_named(name: str) -> VenvSpec:

@@ -18,9 +18,10 @@ it. Config keys:
   ``"app"`` (``design``, ``concurrency``: N concurrent first requests through one design),
   ``"throughput"`` (``calls``, ``concurrency``), ``"capacity"`` (the same with a raw client
   instead of the SDK: :mod:`llmcache.lab.fake_capacity`), ``"loops"`` (``rounds``: see
-  :mod:`llmcache.lab.loops`) or ``"app_server"`` (``design``, ``workers``, ``clients``: the
-  example app under uvicorn, see :mod:`llmcache.lab.app_server`) or ``"langgraph"``
-  (``design``: the example agent under ``langgraph dev``, see
+  :mod:`llmcache.lab.loops`) or ``"providers"`` (``provider``, ``designs``, ``patterns``; sdk
+  ``"providers"``: see :mod:`llmcache.lab.providers`) or ``"app_server"`` (``design``,
+  ``workers``, ``clients``: the example app under uvicorn, see :mod:`llmcache.lab.app_server`)
+  or ``"langgraph"`` (``design``: the example agent under ``langgraph dev``, see
   :mod:`llmcache.lab.langgraph_server`) or ``"soak"`` (``designs``, ``seconds``, ``clients``...:
   the example app under uvicorn for minutes, with churn, see :mod:`llmcache.lab.soak`)
 """
@@ -65,6 +66,8 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
         args.append("--gemini")
     if sdk == "openai":
         args.append("--openai")
+    if sdk == "providers":  # every covered provider's fake: see llmcache.lab.providers
+        args += ["--gemini", "--openai", "--providers"]
     if config.get("metadata"):
         args += ["--metadata", config["metadata"]]
         args += ["--metadata-delay", str(config.get("metadata_delay", 0.0))]
@@ -277,6 +280,7 @@ MODES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | st
     # modes of their own modules, imported when run (they import nothing of this one)
     "capacity": "fake_capacity:measure_capacity",
     "loops": "loops:probe_loops",
+    "providers": "providers:probe_providers",
     "first_call": "first_call:probe_first_call",
     "app_server": "app_server:serve_app",
     "langgraph": "langgraph_server:serve_graph",
@@ -300,8 +304,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     mode = config.get("mode", "sdk")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(MODES)}")
-    if config.get("sdk") not in MODEL:
-        raise ValueError(f"unknown sdk {config.get('sdk')!r}; expected one of {sorted(MODEL)}")
+    sdks = [*MODEL, "providers"]
+    if config.get("sdk") not in sdks:
+        raise ValueError(f"unknown sdk {config.get('sdk')!r}; expected one of {sorted(sdks)}")
     result: dict[str, Any] = {"config": config, "versions": versions(), "python": sys.version}
     result["isolation"] = "netns" if os.environ.get("LLMCACHE_PRIVATE_NETNS") == "1" else "guard"
     result["bytecode"] = {

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .first_call import first_call_table
+from .providers import outcome_table as providers_table
 from .soak import soak_table
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "load",
     "loops_table",
     "percentile",
+    "providers_table",
     "sdk_table",
     "soak_table",
     "throughput_table",
@@ -420,6 +422,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "throughput": throughput_table,
     "first_call": first_call_table,
     "loops": loops_table,
+    "providers": providers_table,
     "langgraph": langgraph_table,
     "soak": soak_table,
 }
