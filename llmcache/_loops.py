@@ -34,6 +34,7 @@ from typing import Any
 __all__ = [
     "close_at_loop_shutdown",
     "close_with_owner",
+    "default_ssl_context",
     "is_loop_local_client",
     "loop_local_async_client",
 ]
@@ -153,9 +154,9 @@ def _define_class(httpx: Any) -> type[Any]:
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("follow_redirects", True)
             if "verify" not in kwargs:
-                # One TLS context for every loop: loading the trust store costs ~20-45 ms of
-                # CPU, paid here (in the build thread) instead of on each loop.
-                kwargs["verify"] = httpx.create_ssl_context()
+                # One TLS context for every loop and every such client: loading the trust
+                # store costs ~20-45 ms of CPU and about a megabyte, paid once per process.
+                kwargs["verify"] = default_ssl_context(httpx)
             outer = {
                 k: v
                 for k, v in kwargs.items()
@@ -199,6 +200,15 @@ def _define_class(httpx: Any) -> type[Any]:
             client = await self._inner_client()
             return await client.send(request, **kwargs)
 
+        def close_with(self, owner: object) -> None:
+            """Also close every loop's pool as soon as ``owner`` (the model) is garbage.
+
+            A model usually dies by reference count the moment nobody holds it, while its SDK
+            client, and this client with it, often sit in reference cycles that only a later
+            cyclic collection frees: tying the pools to the model closes them without that
+            wait."""
+            close_with_owner(owner, self._per_loop)
+
         def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
             with self._per_loop_lock:
                 entries = list(self._per_loop.items())
@@ -241,6 +251,20 @@ def _define_class(httpx: Any) -> type[Any]:
                 self._state = type(self._state).CLOSED  # type: ignore[has-type]
 
     return LoopLocalAsyncClient
+
+
+_ssl_contexts: dict[str, Any] = {}
+
+
+def default_ssl_context(httpx_module: Any) -> Any:
+    """httpx's default TLS context, made once per process (per httpx flavour) and shared by
+    the clients llmcache makes: an ``ssl.SSLContext`` is safe to share across threads and
+    loops. The trust store is read when the first is made (``SSL_CERT_FILE`` included)."""
+    with _class_lock:
+        context = _ssl_contexts.get(httpx_module.__name__)
+        if context is None:
+            context = _ssl_contexts[httpx_module.__name__] = httpx_module.create_ssl_context()
+    return context
 
 
 def loop_local_async_client(httpx_module: Any = None, **kwargs: Any) -> Any:

@@ -37,12 +37,14 @@ def open_sockets() -> int:
     return count
 
 
-async def settle(condition: Callable[[], bool], what: str) -> None:
+async def settle(condition: Callable[[], bool], what: str, *, collect: bool = True) -> None:
     """Let the loop run (closes are tasks on it) until ``condition`` holds; fail after
-    ``WAIT`` s. Garbage is collected on each pass: a dropped model's end is its collection."""
+    ``WAIT`` s. Garbage is collected on each pass (unless ``collect`` is false): a dropped
+    model's end is its collection."""
     deadline = time.monotonic() + WAIT
     while True:
-        gc.collect()
+        if collect:
+            gc.collect()
         if condition():
             return
         if time.monotonic() > deadline:
@@ -180,3 +182,53 @@ async def test_a_model_built_across_aclose_is_served_not_cached_and_then_closed(
     assert cache.stats().size == 0
     await settle(lambda: closed == [model], "the close hook to get the late model")
     assert cache.get("m", "fake") is not model  # later calls build anew
+
+
+@pytest.mark.parametrize("sdk", [OPENAI, GOOGLE], ids=lambda sdk: sdk.provider)
+async def test_dropped_models_close_and_free_without_a_cyclic_collection(sdk: SDK) -> None:
+    """A service's full collections are rare (a large heap of long-lived objects defers them),
+    so a dropped model must release its sockets and its SDK client when its reference count
+    drops, not when the garbage collector gets round to a cycle: tested with it off."""
+    cache = ModelCache(maxsize=1)
+    gc.collect()
+    gc.disable()
+    try:
+        with sdk.server_class() as server:
+            kwargs = sdk.kwargs(server)
+            key_name = "api_key" if sdk is OPENAI else "google_api_key"
+            freed: list[weakref.ref[Any]] = []
+
+            async def ask(i: int) -> None:
+                model = await cache.aget(
+                    sdk.model_name, sdk.provider, **{**kwargs, key_name: f"k{i}"}
+                )
+                reply = await model.ainvoke("hi")
+                assert reply.content
+                if sdk is GOOGLE:  # the SDK client: several TLS contexts, megabytes
+                    freed.append(weakref.ref(model.client.aio._api_client))
+
+            await ask(0)
+            baseline = open_sockets()
+            for i in range(1, ROTATIONS + 1):
+                await ask(i)
+            await settle(
+                lambda: open_sockets() <= baseline + 2,
+                "dropped models' sockets to close by reference count",
+                collect=False,
+            )
+            assert sum(ref() is not None for ref in freed) <= 1
+    finally:
+        gc.enable()
+    await cache.aclose()
+
+
+async def test_the_clients_llmcache_makes_share_one_tls_context() -> None:
+    with OPENAI.server_class() as server:
+        cache = ModelCache()
+        one = await cache.aget(OPENAI.model_name, "openai", **OPENAI.kwargs(server))
+        other = await cache.aget(
+            OPENAI.model_name, "openai", **{**OPENAI.kwargs(server), "api_key": "other"}
+        )
+        contexts = {id(model.http_async_client._inner_kwargs["verify"]) for model in (one, other)}
+        assert len(contexts) == 1
+        await cache.aclose()

@@ -60,6 +60,8 @@ def own(
         [client for client in loop_local if is_loop_local_client(client)],
         list(sync),
     )
+    for client in record.loop_local:
+        client.close_with(model)  # the model dies by refcount, its SDK client often in a cycle
     key = id(model)
     with _lock:
         _records[key] = record

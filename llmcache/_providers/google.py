@@ -17,6 +17,7 @@ langchain-google-genai 4.x over google-genai.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from .._loops import close_at_loop_shutdown, close_with_owner
@@ -54,29 +55,39 @@ def _close_google_sessions_with_their_loop(model: Any) -> None:
     options: Any = getattr(api, "_http_options", None)
     sessions = getattr(api, "_aiohttp_sessions", None)
     if callable(get_session) and not getattr(options, "aiohttp_client", None):
+        # Weakly: a wrapper stored on ``api`` that held ``api`` would put it in a reference
+        # cycle, and its TLS contexts (megabytes) would wait for a full collection.
+        get_session_weakly = weakref.WeakMethod(get_session)
 
         async def get_session_closed_at_shutdown() -> Any:
-            session = await get_session()
+            get = get_session_weakly()
+            if get is None:
+                raise RuntimeError("the google-genai client is gone")
+            session = await get()
             if session is not None:
                 close_at_loop_shutdown(session, "close")
             return session
 
         api._get_aiohttp_session = get_session_closed_at_shutdown
         if isinstance(sessions, dict):
-            close_with_owner(api, sessions, "close")
+            close_with_owner(model, sessions, "close")
     httpx_client: Any = getattr(api, "_async_httpx_client", None)
     inner_for_loop = getattr(httpx_client, "_client_for_running_loop", None)
     if callable(inner_for_loop):
+        inner_for_loop_weakly = weakref.WeakMethod(inner_for_loop)  # (no cycle, as above)
 
         def inner_closed_at_shutdown() -> Any:
-            inner = inner_for_loop()
+            get = inner_for_loop_weakly()
+            if get is None:
+                raise RuntimeError("the google-genai client is gone")
+            inner = get()
             close_at_loop_shutdown(inner, "aclose")
             return inner
 
         httpx_client._client_for_running_loop = inner_closed_at_shutdown
         inner_clients = getattr(httpx_client, "_loop_clients", None)
         if isinstance(inner_clients, dict):
-            close_with_owner(httpx_client, inner_clients, "aclose")
+            close_with_owner(model, inner_clients, "aclose")
 
 
 def _google_client(model: Any) -> Any:

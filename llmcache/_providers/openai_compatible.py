@@ -45,7 +45,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from .._loops import loop_local_async_client
+from .._loops import default_ssl_context, loop_local_async_client
 from ._owned import aclose_owned, close_owned, own
 
 __all__ = [
@@ -65,13 +65,17 @@ Make = Callable[..., Any]
 
 
 def httpx_module_of(client_class: type[Any]) -> ModuleType:
-    """The httpx flavour (``httpx`` or ``httpx2``) whose ``AsyncClient`` ``client_class`` is."""
+    """The httpx flavour (``httpx`` or ``httpx2``) whose ``AsyncClient`` (or ``Client``)
+    ``client_class`` is."""
     for base in client_class.__mro__:
         module = sys.modules.get(base.__module__.split(".", 1)[0])
-        if base.__name__ == "AsyncClient" and getattr(module, "AsyncClient", None) is base:
+        if (
+            base.__name__ in ("AsyncClient", "Client")
+            and getattr(module, base.__name__, None) is base
+        ):
             assert module is not None
             return module
-    raise TypeError(f"{client_class.__qualname__} is not an httpx AsyncClient")
+    raise TypeError(f"{client_class.__qualname__} is not an httpx client")
 
 
 def sdk_loop_local_client(sdk: ModuleType, **kwargs: Any) -> Any:
@@ -94,7 +98,10 @@ def _clients_from(
         kwargs["http_async_client"] = client = sdk_loop_local_client(sdk)
         loop_local.append(client)
     if "http_client" not in kwargs and "client" not in kwargs:
-        kwargs["http_client"] = sync_client = sdk.DefaultHttpxClient()
+        # The process's shared TLS context: the model's SDK client sits in reference cycles, so
+        # a context of its own would stay in memory until a full collection.
+        verify = default_ssl_context(httpx_module_of(sdk.DefaultHttpxClient))
+        kwargs["http_client"] = sync_client = sdk.DefaultHttpxClient(verify=verify)
         sync.append(sync_client.close)
     return loop_local, sync
 
