@@ -66,6 +66,7 @@ def track_for_fork(cache: _Forkable) -> None:
 def _reset_in_child() -> None:
     global _caches_lock, _drain
     _caches_lock = threading.Lock()  # the parent's may have been held by another thread
+    _inherited_drains.append(_drain)  # the parent's models: kept, never closed here
     _drain = _Drain()  # its thread is the parent's; the models are the parent's to close
     forget_builds()
     for cache in list(_caches):
@@ -163,6 +164,7 @@ class _Drain:
 
 
 _drain = _Drain()
+_inherited_drains: list[_Drain] = []
 
 
 def retire(

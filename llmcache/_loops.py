@@ -133,7 +133,12 @@ def _reset_after_fork() -> None:
     global _class_lock, _by_loop_lock
     _class_lock = threading.Lock()
     _by_loop_lock = threading.Lock()
+    # The parent's close tasks: kept, never run or released here (see Store.after_fork).
+    _inherited_closing.append(set(_closing))
     _closing.clear()
+
+
+_inherited_closing: list[set[asyncio.Task[Any]]] = []
 
 
 if hasattr(os, "register_at_fork"):

@@ -202,12 +202,19 @@ class Store:
                 self.drop(store_key, evicted=False, retire=False)
 
     def after_fork(self) -> None:
-        """In a forked child: forget the parent's models (never closed: their sockets are the
-        parent's) and its counts."""
-        self.entries.clear()
-        self._loop_keys.clear()
+        """In a forked child: forget the parent's models and its counts. The models are kept
+        alive, never closed nor collected: a client's destructor closing its transports would
+        unregister their sockets from the event loop's epoll set, which the child shares with
+        the parent, and the parent's next request on them would never see its answer."""
+        INHERITED.append((self.entries, self.dropped))
+        self.entries = {}
+        self._loop_keys = set()
         self.dropped = []
         self.reset_counters()
+
+
+INHERITED: list[Any] = []
+"""In a forked child, what the parent held: kept for the child's life, never released."""
 
 
 def loop_store_key(key: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:

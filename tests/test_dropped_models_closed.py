@@ -232,3 +232,29 @@ async def test_the_clients_llmcache_makes_share_one_tls_context() -> None:
         contexts = {id(model.http_async_client._inner_kwargs["verify"]) for model in (one, other)}
         assert len(contexts) == 1
         await cache.aclose()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_dropping_the_parents_models_leaves_the_parents_connections_working() -> None:
+    """gunicorn --preload: the child starts with an empty cache. Were the parent's models
+    released there, their clients' destructors would close transports the child shares with
+    the parent, taking their sockets out of the epoll set both loops share: the parent's next
+    request on its pooled connection would never see the answer."""
+    cache = ModelCache()
+    with GOOGLE.server_class() as server, asyncio.Runner() as runner:
+        kwargs = GOOGLE.kwargs(server)
+
+        async def ask() -> str:
+            model = await cache.aget(GOOGLE.model_name, "google", **kwargs)
+            reply = await asyncio.wait_for(model.ainvoke("hi"), 10)
+            return str(reply.content)
+
+        assert runner.run(ask())
+        pid = os.fork()
+        if pid == 0:  # the child: collect whatever the fork left it, then leave
+            gc.collect()
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert runner.run(ask())
+        runner.run(cache.aclose())
