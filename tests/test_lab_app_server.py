@@ -50,3 +50,16 @@ def test_quick_profile_runs_both_worker_counts_and_fewer_designs_without_a_key()
         "no-cache",
         "llmcache-warmed",
     }
+
+
+def test_the_baselines_build_counter_passes_the_constructor_kwargs(fresh_baselines: None) -> None:
+    """The designs pass a tenant's key and settings to the constructor: the counter wrapped
+    around each baseline factory must hand them on (it dropped them, and every no-cache,
+    functools.cache and asyncio.Lock request of the app failed with a TypeError)."""
+    from llmcache.lab import baselines
+    from llmcache.lab.app_server import _Constructions
+
+    baselines.FACTORIES["lab"] = lambda model_name, **kwargs: (model_name, kwargs)
+    counted = _Constructions()
+    assert baselines.FACTORIES["lab"]("m", google_api_key="k") == ("m", {"google_api_key": "k"})
+    assert counted.baselines == 1

@@ -62,10 +62,10 @@ class _Constructions:
         lock = threading.Lock()
         for provider, build in list(baselines.FACTORIES.items()):
 
-            def counted(model_name: str, _build: Callable[[str], Any] = build) -> Any:
+            def counted(model_name: str, _build: Callable[..., Any] = build, **kwargs: Any) -> Any:
                 with lock:
                     self.baselines += 1
-                return _build(model_name)
+                return _build(model_name, **kwargs)
 
             baselines.FACTORIES[provider] = counted
 
