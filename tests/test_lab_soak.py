@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from llmcache.lab import designs, experiments, soak, tables
+from llmcache.lab import designs, experiments, measure, soak, tables
 from llmcache.lab.isolation import netns_available
 from llmcache.lab.sdk_under_test import FAKE_GOOGLE_KEY, FAKE_OPENAI_KEY
 from llmcache.lab.soak_worker import Instruments
@@ -114,9 +114,9 @@ def test_fake_keys_and_tenant_keys_are_masked() -> None:
 
 
 def test_a_chunked_body_is_complete_only_with_its_last_chunk() -> None:
-    assert soak._dechunk(b"2\r\nok\r\n0\r\n\r\n") == (b"ok", True)
-    assert soak._dechunk(b"2\r\nok\r\n") == (b"ok", False)
-    assert soak._dechunk(b"5\r\nok") == (b"ok", False)
+    assert measure._dechunk(b"2\r\nok\r\n0\r\n\r\n") == (b"ok", True)
+    assert measure._dechunk(b"2\r\nok\r\n") == (b"ok", False)
+    assert measure._dechunk(b"5\r\nok") == (b"ok", False)
 
 
 # -- slopes and the table --------------------------------------------------------------------

@@ -21,7 +21,6 @@ interpreter: :func:`run_isolated`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT
-from .measure import Heartbeat, describe
+from .measure import Heartbeat, describe, http_request
 from .probe_runner import ProbeError, run_probe
 
 __all__ = ["REPORT_MARK", "lab_app", "run_isolated", "serve_app"]
@@ -149,26 +148,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _http(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 request on a new connection: status, headers, body."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n"
-            "connection: close\r\n\r\n".encode()
-        )
-        await writer.drain()
-        raw = await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
-
-
 async def _wait_for_port(port: int, server: subprocess.Popen[bytes], deadline: float) -> float:
     """Poll every ms until the port accepts a connection; the monotonic time it did."""
     while True:
@@ -195,7 +174,7 @@ async def _clients(
         sent = time.monotonic()
         try:
             status, headers, body = await asyncio.wait_for(
-                _http(port, "POST", f"/ask?question={_QUESTION}"), deadline - sent
+                http_request(port, "POST", f"/ask?question={_QUESTION}"), deadline - sent
             )
         except (OSError, TimeoutError, ValueError, IndexError) as exc:
             done = time.monotonic()
@@ -217,7 +196,7 @@ async def _clients(
         return request
 
     requests = await asyncio.gather(*(one() for _ in range(clients)))
-    status, _, body = await _http(port, "GET", "/lab/worker")  # one worker's report, live
+    status, _, body = await http_request(port, "GET", "/lab/worker")  # one worker's report, live
     live = json.loads(body) if status == 200 else {"error": f"HTTP {status}"}
     return {"accept_seconds": accepted - launched, "requests": list(requests), "worker_live": live}
 

@@ -30,6 +30,7 @@ __all__ = [
     "ans_per_call",
     "atimed",
     "describe",
+    "http_request",
     "ns_per_call",
     "record_blocking_calls",
     "run_calls",
@@ -177,3 +178,49 @@ async def run_calls(
         "errors": errors[:5],
         "error_count": len(errors),
     }
+
+
+def _dechunk(body: bytes) -> tuple[bytes, bool]:
+    """A chunked body's data, and whether its last (empty) chunk arrived."""
+    data = b""
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        if not sep:
+            return data, False
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            return data, False
+        if size == 0:
+            return data, True
+        if len(rest) < size + 2:
+            return data + rest[:size], False
+        data += rest[:size]
+        body = rest[size + 2 :]
+
+
+async def http_request(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request to 127.0.0.1 on a new connection: status, headers (lower-cased
+    names) and body (de-chunked; a chunked body cut short raises ``ConnectionError``)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n"
+            "connection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/"):
+        raise ConnectionError("no HTTP response")
+    headers = {k.lower(): v for k, v in (ln.split(": ", 1) for ln in lines[1:] if ": " in ln)}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body, complete = _dechunk(body)
+        if not complete:
+            raise ConnectionError("the chunked body ended before its last chunk")
+    return int(lines[0].split()[1]), headers, body

@@ -79,7 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT
-from .measure import describe
+from .measure import describe, http_request
 from .probe_runner import ProbeError, run_probe
 
 __all__ = [
@@ -313,56 +313,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _dechunk(body: bytes) -> tuple[bytes, bool]:
-    """A chunked body's data, and whether its last (empty) chunk arrived."""
-    data = b""
-    while True:
-        size_line, sep, rest = body.partition(b"\r\n")
-        if not sep:
-            return data, False
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError:
-            return data, False
-        if size == 0:
-            return data, True
-        if len(rest) < size + 2:
-            return data + rest[:size], False
-        data += rest[:size]
-        body = rest[size + 2 :]
-
-
-async def _http(port: int, method: str, path: str) -> tuple[int, bytes]:
-    """One HTTP/1.1 request on a new connection: status and body (de-chunked; a chunked body
-    cut short raises ``ConnectionError``)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n"
-            "connection: close\r\n\r\n".encode()
-        )
-        await writer.drain()
-        raw = await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/"):
-        raise ConnectionError("no HTTP response")
-    if any(x.lower() == "transfer-encoding: chunked" for x in lines[1:]):
-        body, complete = _dechunk(body)
-        if not complete:
-            raise ConnectionError("the chunked body ended before its last chunk")
-    return int(lines[0].split()[1]), body
-
-
 async def _request(port: int, kind: str, tenant: int) -> str | None:
     """One request of ``kind`` (``ask`` or ``stream``): None when answered, else the error."""
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
-            status, body = await _http(
+            status, _, body = await http_request(
                 port, "POST", f"/{kind}?question={_QUESTION}&tenant={tenant}"
             )
     except (OSError, TimeoutError, ValueError, IndexError) as exc:
@@ -411,7 +366,7 @@ async def _sample(server: _Server, started: float, upstream: int, final: bool) -
     app: dict[str, Any]
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
-            status, body = await _http(server.port, "GET", "/lab/soak")
+            status, _, body = await http_request(server.port, "GET", "/lab/soak")
         app = json.loads(body) if status == 200 else {"error": f"HTTP {status}"}
     except (OSError, TimeoutError, ValueError) as exc:
         app = {"error": describe(exc)}
