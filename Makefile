@@ -66,16 +66,18 @@ pytest-a: $(STAMP)
 pytest-b: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_B)
 
-# Every notebook executed by nbval on live quick-profile measurements (old live results removed).
-# They are made first, in one lab run for all three notebooks, so that the measurements that
-# mostly wait overlap across experiments; the notebooks find them in .lab/results/live-*.
+# Every notebook executed by nbval on live measurements of the quick profile (old live results
+# removed), where a reader's Run All shows the committed report. They are made first, in one lab
+# run for all three notebooks, so that the measurements that mostly wait overlap across
+# experiments; the notebooks find them in .lab/results/live-*.
+NB_PROFILE ?= quick
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg --timeout=1500
-MEASURE := import os; from llmcache.lab import experiments as e, notebook as n; \
-  n.results(list(e.EXPERIMENTS), profile=os.environ.get("LLMCACHE_PROFILE", "quick"))
+MEASURE := from llmcache.lab import experiments as e, notebook as n; \
+  n.results(list(e.EXPERIMENTS), profile="$(NB_PROFILE)")
 notebooks: $(STAMP) lab-venvs
-	rm -rf .lab/results/live-*
+	rm -rf .lab/results/live-* .lab/results/view-*
 	$(PY) -c '$(MEASURE)'
-	$(PY) -m pytest $(NBVAL) notebooks/
+	LLMCACHE_PROFILE=$(NB_PROFILE) $(PY) -m pytest $(NBVAL) notebooks/
 
 # The canary (not part of `make test` or .ci/run: PyPI's newest releases change any day): a
 # fresh venv under .lab/canary with llmcache, its test tools (stable releases), then the newest

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from . import REPO_ROOT, experiments, isolation, matrix, tables
 from .probe_runner import ProbeError, run_probe
@@ -88,6 +88,14 @@ def machine_metadata(profile: experiments.Profile) -> dict[str, Any]:
     }
 
 
+class ProgressView(Protocol):
+    """What :func:`run` tells about its measurements as they go."""
+
+    def begin(self, total: int) -> None: ...
+    def start(self, what: str) -> None: ...
+    def finish(self, what: str, seconds: float, error: str | None = None) -> None: ...
+
+
 class Progress:
     """A one-line progress bar on a terminal; one line per task elsewhere (CI logs)."""
 
@@ -97,6 +105,9 @@ class Progress:
         self.started = time.monotonic()
         self.stream = stream
         self.tty = stream.isatty()
+
+    def begin(self, total: int) -> None:
+        self.total = total
 
     def _bar(self) -> str:
         width = 24
@@ -137,8 +148,13 @@ def run(
     concurrency: int | None = None,
     app_auth: list[str] | None = None,
     show_summary: bool = True,
+    progress: ProgressView | None = None,
 ) -> int:
-    """Run the experiments of a profile into ``out``; 0 when every measurement succeeded."""
+    """Run the experiments of a profile into ``out``; 0 when every measurement succeeded.
+
+    ``progress`` shows the measurements as they go (a notebook's bar); by default a line on
+    ``log``.
+    """
     profile = experiments.PROFILES[profile_name]
     if latency is not None:
         if latency < 0:
@@ -173,7 +189,10 @@ def run(
         )
     plan_order = {id(task): index for index, task in enumerate(tasks)}
     done: dict[str, list[tuple[int, dict[str, Any]]]] = {name: [] for name in files}
-    progress = Progress(len(tasks), log)
+    if progress is None:
+        progress = Progress(len(tasks), log)
+    else:
+        progress.begin(len(tasks))
     lock = threading.Lock()
     failures = 0
     run_started = time.perf_counter()
