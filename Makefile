@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test docs package test-matrix test-slow canary notebooks report lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs package test-matrix test-slow canary notebooks report report-pages lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -131,7 +131,13 @@ report: lab-venvs
 	@echo "make report: profile $(PROFILE) -> $(REPORT)$(if $(ONLY), (re-measuring $(ONLY)))"
 	rm -rf $(REPORT)/data.new
 	$(PY) -m llmcache.lab run --profile $(PROFILE) --out $(REPORT)/data.new $(if $(ONLY),--only $(ONLY))
-	$(if $(ONLY),mkdir -p $(REPORT)/data && cp $(REPORT)/data.new/*.json $(REPORT)/data/ && rm -rf $(REPORT)/data.new $(REPORT)/figures $(REPORT)/*.html,rm -rf $(REPORT)/data $(REPORT)/figures $(REPORT)/*.html && mv $(REPORT)/data.new $(REPORT)/data)
+	$(if $(ONLY),mkdir -p $(REPORT)/data && cp $(REPORT)/data.new/*.json $(REPORT)/data/ && rm -rf $(REPORT)/data.new,rm -rf $(REPORT)/data && mv $(REPORT)/data.new $(REPORT)/data)
+	$(MAKE) --no-print-directory report-pages
+
+# The notebooks, pages, figures and findings page redone from the data in $(REPORT)/data, with no
+# measurement (after a change to a notebook, a table or a plot).
+report-pages: $(STAMP)
+	rm -rf $(REPORT)/figures $(REPORT)/*.html
 	for nb in notebooks/0*.ipynb; do \
 	  echo "make report: executing $$nb ($(PROFILE))"; \
 	  if [ "$(PROFILE)" = full ]; then out=$$nb; opts=--inplace; \
