@@ -205,13 +205,13 @@ def first_request_by_auth_env(auth: Any, venvs: Mapping[str, str]) -> Figure:
     silent = shown[shown["auth_env"] == "adc-blackhole"]["first_request_s"].dropna()
     key = shown[shown["auth_env"] == "api-key"]["first_request_s"].dropna()
     if len(silent) and len(key):
-        ax.set_title(
+        fig.suptitle(
             f"Without a key, a silent metadata server costs up to {silent.max():.0f} s before an"
-            f" error; with an API key the first request takes {key.max():.2f} s at most",
+            f" error; with an API key, at most {_seconds(key.max())}",
             fontsize=11,
         )
     else:
-        ax.set_title("The first request in each auth environment", fontsize=11)
+        fig.suptitle("The first request in each auth environment", fontsize=11)
     return fig
 
 
@@ -251,13 +251,13 @@ def waterfall(phases: Any, kinds: Sequence[str]) -> Figure:
     key = [t for t, k in zip(left, kinds, strict=True) if k == "api-key"]
     silent = [t for t, k in zip(left, kinds, strict=True) if k == "silent"]
     if key and silent:
-        ax.set_title(
+        fig.suptitle(
             f"One measured first request per case: {max(key):.1f} s with an API key, up to"
             f" {max(silent):.0f} s with ADC and a silent metadata server",
             fontsize=11,
         )
     else:
-        ax.set_title("One measured first request per case", fontsize=11)
+        fig.suptitle("One measured first request per case", fontsize=11)
     return fig
 
 
