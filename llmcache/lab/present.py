@@ -22,7 +22,8 @@ class Column:
     """One column of a shown table: its source name, header (with unit) and format.
 
     ``fmt`` is a format spec such as ``"{:.2f}"`` or a function of the value; ``wrap`` lets a
-    long text wrap at ``width`` (CSS) instead of widening the table.
+    long text wrap at ``width`` (CSS) instead of widening the table; ``align`` (CSS, e.g.
+    ``"left"`` for text beside numbers) overrides the page's default alignment of the cells.
     """
 
     def __init__(
@@ -33,12 +34,14 @@ class Column:
         *,
         wrap: bool = False,
         width: str = "22em",
+        align: str | None = None,
     ) -> None:
         self.source = source
         self.header = header
         self.fmt = fmt
         self.wrap = wrap
         self.width = width
+        self.align = align
 
 
 def table(
@@ -92,6 +95,9 @@ def table(
             )
         else:
             styler = styler.set_properties(subset=[column.header], **{"white-space": "nowrap"})
+    for column in columns:
+        if column.align:
+            styler = styler.set_properties(subset=[column.header], **{"text-align": column.align})
     if caption:
         styler = styler.set_caption(caption)
     return styler
