@@ -9,6 +9,7 @@ its saved outputs unchanged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -74,7 +75,7 @@ def table(
     uid = hashlib.sha256(
         repr((caption, [c.header for c in columns], len(shown))).encode()
     ).hexdigest()[:10]
-    styler = shown.style.set_uuid(f"t{uid}").hide(axis="index").format(formats, na_rep="")
+    styler = _table_class()(shown).set_uuid(f"t{uid}").hide(axis="index").format(formats, na_rep="")
     styler = styler.set_table_styles(
         [
             {"selector": "", "props": "border-collapse: collapse; font-size: 0.85em;"},
@@ -101,6 +102,20 @@ def table(
     if caption:
         styler = styler.set_caption(caption)
     return styler
+
+
+@functools.cache
+def _table_class() -> Any:
+    """A Styler whose plain-text form is the table as text: the default one names its memory
+    address, which would change a saved notebook at every run."""
+    from pandas.io.formats.style import Styler  # type: ignore[import-untyped]
+
+    class Table(Styler):  # type: ignore[misc]
+        def __repr__(self) -> str:
+            shown = self.data.copy()
+            return str(shown.to_string(index=False, na_rep=""))
+
+    return Table
 
 
 def _is_float(series: Any) -> bool:
