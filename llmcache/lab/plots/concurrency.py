@@ -14,7 +14,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_first_call", "plot_hit_cost", "plot_loop_gap", "plot_loops", "plot_waiters"]
+__all__ = [
+    "plot_first_call",
+    "plot_hit_cost",
+    "plot_loop_gap",
+    "plot_loops",
+    "plot_providers",
+    "plot_waiters",
+]
 
 Row = dict[str, Any]
 WIDTH = 10.5
@@ -198,6 +205,63 @@ def plot_first_call(first: Sequence[Row]) -> Figure:
     fig.suptitle(
         f"First request after warm, loop's worst gap with prepare: {'; '.join(parts)} "
         f"(median of {runs} processes)",
+        fontsize=FONT + 1,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_providers(
+    outcomes: Sequence[Row],
+    providers: Sequence[str],
+    designs: Sequence[str],
+    patterns: Sequence[str],
+) -> Figure:
+    """Failed calls / calls per provider and pattern, one panel per measured design, two
+    panels a row so that the cells stay legible at a report's width."""
+    measured = [d for d in designs if any(r["design"] == d for r in outcomes)]
+    shown = [p for p in providers if any(r["provider"] == p for r in outcomes)]
+    grid = {(r["provider"], r["design"], r["pattern"]): r for r in outcomes}
+    columns = min(2, len(measured))
+    rows = -(-len(measured) // columns)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(WIDTH if columns > 1 else WIDTH * 0.6, rows * (0.32 * len(shown) + 1.9) + 0.4),
+        squeeze=False,
+    )
+    failed = calls = 0
+    for index, ax in enumerate(axes.flat):
+        if index >= len(measured):
+            ax.set_visible(False)
+            continue
+        design = measured[index]
+        share = np.full((len(shown), len(patterns)), np.nan)
+        for i, provider in enumerate(shown):
+            for j, pattern in enumerate(patterns):
+                cell = grid.get((provider, design, pattern))
+                if cell is None:
+                    ax.text(j, i, "-", ha="center", va="center", fontsize=9)
+                    continue
+                failed, calls = failed + cell["errors"], calls + cell["calls"]
+                share[i, j] = cell["errors"] / max(cell["calls"], 1)
+                text = f"{cell['errors']}/{cell['calls']}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=9)
+        ax.imshow(share, cmap="Reds", vmin=0, vmax=1, aspect="auto")
+        last_row = index >= len(measured) - columns
+        ax.set_xticks(
+            range(len(patterns)),
+            list(patterns) if last_row else [""] * len(patterns),
+            rotation=25,
+            ha="right",
+            fontsize=9,
+        )
+        ax.set_yticks(range(len(shown)), shown, fontsize=9)
+        ax.set_title(design, fontsize=FONT)
+        ax.grid(False)
+    fig.suptitle(
+        f"Failed calls / calls per provider, design and pattern: {failed} of {calls} calls failed "
+        "(measured)",
         fontsize=FONT + 1,
     )
     fig.tight_layout()
