@@ -67,7 +67,7 @@ def plot_loop_gap(probing: Sequence[Row]) -> Figure:
     by = _by(probing, "design")
     lock, ours = by["asyncio.Lock"], by["llmcache"]
     fig.suptitle(
-        f"During a {ours['seconds']:.1f} s probing build ({ours['callers']:.0f} callers), the "
+        f"{ours['callers']:.0f} callers, a build that probes the metadata server: the "
         f"asyncio.Lock design stalls the loop {lock['worst_gap_ms'] / 1e3:.2f} s, "
         f"llmcache {ours['worst_gap_ms']:.0f} ms (measured)",
         fontsize=FONT + 1,
