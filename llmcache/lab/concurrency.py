@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import baselines, designs
@@ -33,9 +34,11 @@ from .measure import Heartbeat
 
 __all__ = [
     "DESIGNS",
+    "FAILING_CALLERS",
     "Outcome",
     "failing_construct",
     "lab_metadata",
+    "measure_concurrency",
     "probing_construct",
     "real_construct",
     "run_tasks",
@@ -46,6 +49,12 @@ __all__ = [
 
 DESIGNS = designs.names(designs.SCENARIOS)
 """The designs these scenarios compare (see :mod:`llmcache.lab.designs`)."""
+THREAD_DESIGNS = ("functools.cache", "llmcache")
+"""The designs with a sync API, which threads call."""
+FAILING_CALLERS = 5
+"""Callers of the failing build: each retry of the lock design costs google-auth's ~3 s."""
+CANCEL_AFTER = 0.2
+"""Seconds after which the first caller of the cancellation scenario gives up."""
 _SERVERS: dict[str, MetadataServer] = {}
 _METADATA_LOCK = threading.Lock()
 
@@ -235,3 +244,97 @@ def run_two_loops(design: str, construct: Callable[[str], Any], callers: int = 3
             results.append(f"{type(exc).__name__}: {str(exc)[:160]}")
     baselines.reset()
     return results
+
+
+class _Records(logging.Handler):
+    """Keeps llmcache's log records, tagged with the scenario that emitted them, instead of
+    printing them: a lab run shows them in its report, with context, not on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.scenario = ""
+        self.kept: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append(
+            {
+                "scenario": self.scenario,
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
+
+
+@contextlib.contextmanager
+def _kept_environment() -> Iterator[None]:
+    """Give back ``os.environ`` as it was: the constructors point google-auth at servers that
+    stop with the scenarios, and later measurements in this process must not inherit that."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+async def _build_in_running_loop() -> dict[str, Any]:
+    """llmcache's ``aget`` awaited in a running loop (an app's), the probing build behind it,
+    while a heartbeat records that loop's worst gap."""
+    import llmcache
+
+    cache = llmcache.ModelCache({"lab": lambda name, **_kw: probing_construct(name)})
+    async with Heartbeat() as beat:
+        started = time.perf_counter()
+        model = await cache.aget("gemini-2.0-flash", "lab")
+        seconds = time.perf_counter() - started
+    return {"model": type(model).__name__, "build_seconds": seconds, "worst_gap": beat.worst}
+
+
+def measure_concurrency(callers: int = 10) -> dict[str, Any]:
+    """Every scenario of notebook 03, as JSON: the build awaited in a running loop
+    (``app_loop``), then per scenario one :class:`Outcome` per design (``scenarios``), the two
+    loops' outcomes (``two_loops``) and llmcache's log records (``log``)."""
+    records = _Records()
+    logger = logging.getLogger("llmcache")
+    logger.addHandler(records)  # at its own level: what an app with no logging set up sees
+    plans: dict[str, Callable[[], list[Outcome]]] = {
+        "tasks": lambda: [run_tasks(d, real_construct, callers) for d in DESIGNS],
+        "probing": lambda: [run_tasks(d, probing_construct, callers) for d in DESIGNS],
+        "threads": lambda: [run_threads(d, real_construct, callers) for d in THREAD_DESIGNS],
+        "failing": lambda: [run_tasks(d, failing_construct, FAILING_CALLERS) for d in DESIGNS],
+        "cancelled": lambda: [
+            run_tasks(d, probing_construct, callers, cancel_first_after=CANCEL_AFTER)
+            for d in DESIGNS
+        ],
+        "keys": lambda: [
+            run_tasks(d, probing_construct, 2, names=["gemini-2.0-flash", "gemini-2.5-flash"])
+            for d in DESIGNS
+        ],
+    }
+    scenarios: dict[str, list[dict[str, Any]]] = {}
+    try:
+        with _kept_environment(), lab_metadata():
+            warm_up()
+            records.scenario = "app_loop"
+            app_loop = run_fresh(_build_in_running_loop)
+            for name, scenario in plans.items():
+                records.scenario = name
+                scenarios[name] = [asdict(outcome) for outcome in scenario()]
+            records.scenario = "two_loops"
+            two_loops = []
+            for design in DESIGNS:
+                first, second = run_two_loops(design, real_construct)
+                two_loops.append({"design": design, "first_loop": first, "second_loop": second})
+    finally:
+        logger.removeHandler(records)
+    return {
+        "callers": callers,
+        "failing_callers": FAILING_CALLERS,
+        "cancel_after": CANCEL_AFTER,
+        "designs": list(DESIGNS),
+        "app_loop": app_loop,
+        "scenarios": scenarios,
+        "two_loops": two_loops,
+        "log": records.kept,
+    }

@@ -137,6 +137,9 @@ class Profile:
     """Designs of the ``loops`` experiment; None: every one of :data:`loops.DESIGNS`."""
     waiters_repeat: int = 5
     """Runs of each case of the ``waiters`` experiment."""
+    concurrency_callers: int = 10
+    """Concurrent callers per scenario of the ``concurrency`` experiment (a failing build has
+    :data:`llmcache.lab.concurrency.FAILING_CALLERS`, two keys two)."""
     providers: tuple[str, ...] | None = None
     """Providers of the ``providers`` experiment; None: every one of
     :data:`llmcache.lab.providers.PROVIDERS`."""
@@ -316,6 +319,21 @@ def _waiters_tasks(profile: Profile) -> list[Task]:
             "waiters",
             {"tasks": TASKS},
             bench=lambda: measure_waiters(repeat=profile.waiters_repeat),
+        )
+    ]
+
+
+def _concurrency_tasks(profile: Profile) -> list[Task]:
+    """Notebook 03's scenarios in this process, one after the other in fresh event loops: each
+    records a loop's worst gap, so it runs alone (not overlapped)."""
+    from .concurrency import measure_concurrency
+
+    return [
+        Task(
+            "concurrency",
+            {"callers": profile.concurrency_callers},
+            timeout=600,
+            bench=lambda: measure_concurrency(callers=profile.concurrency_callers),
         )
     ]
 
@@ -536,6 +554,7 @@ def _soak_tasks(profile: Profile) -> list[Task]:
 EXPERIMENTS: dict[str, Callable[[Profile], list[Task]]] = {
     "hit_cost": _hit_cost_tasks,
     "waiters": _waiters_tasks,
+    "concurrency": _concurrency_tasks,
     "sdk": _sdk_tasks,
     "auth": _auth_tasks,
     "app": _app_tasks,

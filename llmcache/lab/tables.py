@@ -22,6 +22,7 @@ __all__ = [
     "app_server_table",
     "app_table",
     "auth_table",
+    "concurrency_table",
     "fake_capacity_table",
     "format_table",
     "hit_cost_table",
@@ -336,6 +337,58 @@ def waiters_table(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def concurrency_table(data: dict[str, Any]) -> list[Row]:
+    """Per scenario and design of notebook 03: callers, constructions, distinct instances the
+    callers got, their errors, the seconds until the last caller had its answer and the loop's
+    worst gap (ms). ``keys`` rows add the latency of the key served first and of the one served
+    second (two callers, one key each, asking at once); ``two loops`` rows the outcome in each
+    loop; the ``app loop`` row is llmcache's build awaited in a running loop."""
+    rows: list[Row] = []
+    for run in _ok_runs(data):
+        result = run["result"]
+        app_loop = result["app_loop"]
+        rows.append(
+            {
+                "scenario": "app loop",
+                "design": "llmcache",
+                "callers": 1,
+                "constructions": 1,
+                "seconds": app_loop["build_seconds"],
+                "worst_gap_ms": app_loop["worst_gap"] * 1e3,
+            }
+        )
+        for scenario, outcomes in result["scenarios"].items():
+            for outcome in outcomes:
+                errors = outcome["errors"]
+                gap = outcome.get("worst_gap")
+                row: Row = {
+                    "scenario": scenario,
+                    "design": outcome["design"],
+                    "callers": outcome["callers"],
+                    "constructions": outcome["constructions"],
+                    "distinct_instances": outcome["distinct_instances"],
+                    "errors": len(errors),
+                    "error_types": ", ".join(sorted({e.split(":")[0] for e in errors})),
+                    "seconds": outcome["seconds"],
+                    "worst_gap_ms": gap * 1e3 if gap is not None else None,
+                }
+                if scenario == "keys":
+                    latencies = sorted(outcome["latencies"])
+                    row["first_served_s"] = latencies[0] if latencies else None
+                    row["second_served_s"] = latencies[1] if len(latencies) > 1 else None
+                rows.append(row)
+        for loops in result["two_loops"]:
+            rows.append(
+                {
+                    "scenario": "two loops",
+                    "design": loops["design"],
+                    "first_loop": loops["first_loop"],
+                    "second_loop": loops["second_loop"],
+                }
+            )
+    return rows
+
+
 def loops_table(data: dict[str, Any]) -> list[Row]:
     """Per SDK configuration, design and pattern: calls, failed calls and their exception types.
 
@@ -415,6 +468,7 @@ def langgraph_table(data: dict[str, Any]) -> list[Row]:
 TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "hit_cost": hit_cost_table,
     "waiters": waiters_table,
+    "concurrency": concurrency_table,
     "sdk": sdk_table,
     "auth": auth_table,
     "app": app_table,
