@@ -145,7 +145,7 @@ def runs_figure(data: dict[str, Any], *, min_box: int = 3) -> Figure:
     records, configurations on the shared vertical axis.
 
     A box (quartiles, whiskers to 1.5 IQR) is drawn only over configurations with ``min_box``
-    runs or more: fewer points are shown as they are, with their median as a bar.
+    runs or more: fewer points are shown as they are, two or more with their median as a bar.
     """
     values = run_values(data)
     venvs = list(values)
@@ -181,7 +181,7 @@ def _strip(
     min_box: int,
 ) -> None:
     """Points of each series on its row, spread a little vertically so that equal values show;
-    a box where there are enough of them, else a median bar."""
+    a box where there are enough of them, else a median bar (none over a single point)."""
     for values, venv, y in zip(series, venvs, positions, strict=True):
         if not values:
             continue
@@ -198,7 +198,7 @@ def _strip(
                 whiskerprops={"color": colour},
                 capprops={"color": colour},
             )
-        else:
+        elif len(values) > 1:
             median = statistics.median(values)
             ax.plot([median, median], [y - 0.3, y + 0.3], color="black", linewidth=1.5)
         n = len(values)
