@@ -94,10 +94,10 @@ def _colour(venv: str) -> str:
 
 RUN_METRICS: tuple[tuple[str, str, str, float], ...] = (
     ("import", "seconds", "import (s)", 1.0),
-    ("construct_1", "seconds", "1st construction, on the loop (ms)", 1e3),
-    ("construct_2", "seconds", "next construction, same process (ms)", 1e3),
-    ("construct_1", "worst_gap", "loop's worst gap, built on the loop (ms)", 1e3),
-    ("construct_via_thread", "worst_gap", "loop's worst gap, built in a thread (ms)", 1e3),
+    ("construct_1", "seconds", "1st construction (ms)", 1e3),
+    ("construct_2", "seconds", "next construction (ms)", 1e3),
+    ("construct_1", "worst_gap", "loop gap, built on the loop (ms)", 1e3),
+    ("construct_via_thread", "worst_gap", "loop gap, built in a thread (ms)", 1e3),
     ("ainvoke_1", "seconds", "1st ainvoke (ms)", 1e3),
     ("ainvoke_2", "seconds", "2nd ainvoke (ms)", 1e3),
 )
@@ -127,9 +127,9 @@ def _median(values: dict[str, dict[str, list[float]]], venv: str, label: str) ->
 
 
 def _runs_title(values: dict[str, dict[str, list[float]]]) -> str:
-    build = "1st construction, on the loop (ms)"
-    on_loop = "loop's worst gap, built on the loop (ms)"
-    in_thread = "loop's worst gap, built in a thread (ms)"
+    build = "1st construction (ms)"
+    on_loop = "loop gap, built on the loop (ms)"
+    in_thread = "loop gap, built in a thread (ms)"
     old, new = _median(values, "lcgg-3.2.0", build), _median(values, "lcgg-4.x", build)
     gap, thread = _median(values, "lcgg-4.x", on_loop), _median(values, "lcgg-4.x", in_thread)
     if old is None or new is None or gap is None or thread is None:
@@ -159,9 +159,24 @@ def runs_figure(data: dict[str, Any], *, min_box: int = 3) -> Figure:
             _strip(ax, [values[v].get(label, []) for v in venvs], venvs, positions, min_box)
             ax.set_title(label, fontsize=10)
             ax.set_xlim(left=0)
-            ax.tick_params(axis="x", labelsize=9)
+            ax.tick_params(labelsize=9)
         for ax in row[len(metrics) :]:
             ax.set_visible(False)
+    key = axes[1][2]
+    key.set_visible(True)
+    key.axis("off")
+    key.text(
+        0.05,
+        0.95,
+        "blue: langchain-google-genai 3.x (gRPC)\n"
+        "orange: langchain-google-genai 4.x (REST)\n"
+        "grey: langchain-openai\n\n"
+        f"box: quartiles, whiskers to 1.5 IQR,\nwhere a configuration has {min_box}+ runs;\n"
+        "black bar: median",
+        transform=key.transAxes,
+        va="top",
+        fontsize=9,
+    )
     axes[0][0].set_yticks(positions, [name(v, two_lines=True) for v in venvs], fontsize=9)
     axes[0][0].set_ylim(0.4, len(venvs) + 0.6)
     counts = sorted({len(values[v][RUN_METRICS[0][2]]) for v in venvs if values[v]})
