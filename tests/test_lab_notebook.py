@@ -90,3 +90,31 @@ def test_the_committed_report_has_every_experiment_a_notebook_reads() -> None:
 
     present = {p.stem for p in notebook.COMMITTED.glob("*.json")}
     assert set(EXPERIMENTS) <= present
+
+
+def test_a_figure_looks_the_same_in_the_notebook_whether_or_not_files_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving lays a figure out again: Run All without a figures folder must show the picture
+    ``make report`` committed, or JupyterLab's autosave changes the notebook."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from IPython.core.pylabtools import print_figure
+
+    from llmcache.lab import tables
+    from llmcache.lab.plots import sdk
+
+    raw = tables.load(notebook.COMMITTED, "sdk")
+
+    def shown(figures: Path | None) -> bytes:
+        if figures is None:
+            monkeypatch.delenv("LLMCACHE_FIGURES", raising=False)
+        else:
+            monkeypatch.setenv("LLMCACHE_FIGURES", str(figures))
+        figure = sdk.runs_figure(raw)
+        notebook.save_figure(figure, "runs")
+        return bytes(print_figure(figure, "png", bbox_inches="tight"))
+
+    assert shown(tmp_path / "figures") == shown(None)
+    assert (tmp_path / "figures" / "runs.png").exists()

@@ -260,10 +260,16 @@ def figures_dir() -> Path | None:
 
 
 def save_figure(figure: Any, name: str) -> None:
-    """Write ``name``.png and ``name``.svg reproducibly, when a figures folder is set."""
+    """Write ``name``.png and ``name``.svg reproducibly, when a figures folder is set.
+
+    Without one the figure is rendered the same way into memory: saving lays a figure out
+    again, and the notebook's own picture of it must not depend on whether files were written
+    (Run All in JupyterLab would otherwise change the committed outputs).
+    """
     folder = figures_dir()
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    figure.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
-    figure.savefig(folder / f"{name}.png", metadata={"Software": None})
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    svg: Any = folder / f"{name}.svg" if folder is not None else io.BytesIO()
+    png: Any = folder / f"{name}.png" if folder is not None else io.BytesIO()
+    figure.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    figure.savefig(png, format="png", metadata={"Software": None})
