@@ -143,7 +143,7 @@ report-pages: $(STAMP)
 	  if [ "$(PROFILE)" = full ]; then out=$$nb; opts=--inplace; \
 	  else out=$(REPORT)/executed/$$(basename $$nb); opts="--output-dir $(REPORT)/executed"; fi; \
 	  LLMCACHE_RESULTS=$(CURDIR)/$(REPORT)/data LLMCACHE_FIGURES=$(CURDIR)/$(REPORT)/figures LLMCACHE_PROFILE=$(PROFILE) \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False $$nb || exit 1; \
 	  $(PY) -m llmcache.lab.html --output-dir $(REPORT) $$out || exit 1; \
 	done
 	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme docs/findings.md --figures figures)
