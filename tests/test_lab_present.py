@@ -31,3 +31,12 @@ def test_the_same_data_gives_the_same_saved_output() -> None:
 def test_an_unknown_column_is_named_in_the_error() -> None:
     with pytest.raises(KeyError, match="first_ms"):
         present.table(_frame(), {"first_ms": "first request (ms)"})
+
+
+def test_the_cli_summary_shows_columns_only_later_rows_have() -> None:
+    from llmcache.lab.tables import format_table
+
+    text = format_table(
+        [{"design": "llmcache"}, {"design": "asyncio.Lock", "error": "RuntimeError"}]
+    )
+    assert "RuntimeError" in text.splitlines()[-1]

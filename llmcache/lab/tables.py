@@ -496,7 +496,7 @@ def format_table(rows: list[Row], columns: list[str] | None = None) -> str:
     """A plain-text (and valid Markdown) table."""
     if not rows:
         return "(no rows)"
-    columns = columns or list(rows[0])
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))  # every row's
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
