@@ -414,15 +414,23 @@ def _menu(page: Page, menu: str, command: str) -> None:
 
 
 def _screenshots(page: Page, out: Path, stem: str) -> int:
-    """The whole notebook, one viewport at a time, top to bottom."""
+    """The whole notebook, one viewport at a time, top to bottom (not the blank past its end)."""
     scroller = "window.jupyterapp.shell.currentWidget.node.querySelector('.jp-WindowedPanel-outer')"
-    height, view = page.evaluate(f"() => [{scroller}.scrollHeight, {scroller}.clientHeight]")
-    count = 0
-    for top in range(0, max(height, 1), max(view - 40, 1)):
+    bottom, view = page.evaluate(
+        f"""() => {{
+          const s = {scroller};
+          const last = window.jupyterapp.shell.currentWidget.content.widgets.at(-1).node;
+          const end = last.getBoundingClientRect().bottom - s.getBoundingClientRect().top;
+          return [end + s.scrollTop, s.clientHeight];
+        }}"""
+    )
+    step = max(view - 40, 1)
+    last = max(int(bottom) - view + 40, 0)  # and a margin below the last cell
+    tops = [*range(0, last, step), last]
+    for count, top in enumerate(tops, 1):
         page.evaluate(f"(top) => {{ {scroller}.scrollTop = top; }}", top)
-        count += 1
         page.screenshot(path=out / f"{stem}-{count:02d}.png")
-    return count
+    return len(tops)
 
 
 def main(argv: list[str] | None = None) -> int:
