@@ -54,5 +54,16 @@ def test_an_error_output_counts_as_text() -> None:
     assert browser.text_outputs(_code(error)) == ["[error]\nValueError: no"]
 
 
+def test_styler_ids_and_addresses_are_not_differences() -> None:
+    def html(uuid: str, address: str) -> dict[str, Any]:
+        table = f'<style>#T_{uuid}_row0_col0 {{}}</style><table id="T_{uuid}">{address}</table>'
+        return {"output_type": "execute_result", "data": {"text/html": table}}
+
+    committed = _nb(_code(html("1a2b3", "<obj at 0x7f3a2b1c0d90>")))
+    ran = _nb(_code(html("9f8e7", "<obj at 0x7f0000000010>")))
+    assert browser.compare_outputs(committed, ran) == []
+    assert browser.compare_outputs(committed, _nb(_code(html("9f8e7", "other")))) != []
+
+
 def test_a_free_port_is_on_loopback() -> None:
     assert 0 < browser.free_port() < 65536
