@@ -147,7 +147,7 @@ lab: $(STAMP) lab-venvs
 	JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter_config $(VENV)/bin/jupyter lab --no-browser \
 	  --ip=127.0.0.1 --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
-# The notebooks as a reader runs them (not part of `make test`: its own budget, about 3 min here):
+# The notebooks as a reader runs them (not part of `make test`: its own budget, 2.5 min here):
 # JupyterLab (the repo's jupyter_config/) on a free loopback port, on a copy of notebooks/ in
 # .lab/browser/notebooks, driven by Debian's Chromium through Playwright (no browser download;
 # apt-get installs chromium when it is missing and we are root). Each notebook: Run All from the
