@@ -497,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 except Exception as exc:  # one notebook's failure is reported, the next runs
                     outcome = Outcome(name, failures=[f"{type(exc).__name__}: {exc}"])
-                    page.screenshot(path=out / f"{Path(name).stem}-failed.png")
+                    with contextlib.suppress(Exception):  # a crashed page has no picture
+                        page.screenshot(path=out / f"{Path(name).stem}-failed.png")
                     outcomes.append(outcome)
         finally:
             browser.close()
