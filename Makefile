@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test docs package test-matrix test-slow canary notebooks report report-pages lab lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
+.PHONY: setup test docs package test-matrix test-slow canary notebooks report report-pages lab browser-test lint typecheck pytest pytest-a pytest-b lab-venvs lab-quick lab-full clean
 
 setup: $(STAMP)
 
@@ -154,6 +154,20 @@ report-pages: $(STAMP)
 lab: $(STAMP) lab-venvs
 	JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter_config $(VENV)/bin/jupyter lab --no-browser \
 	  --ip=127.0.0.1 --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
+
+# The notebooks as a reader runs them (not part of `make test`: its own budget):
+# JupyterLab (the repo's jupyter_config/) on a free loopback port, on a copy of notebooks/ in
+# .lab/browser/notebooks, driven by Debian's Chromium through Playwright (no browser download;
+# apt-get installs chromium when it is missing and we are root). Each notebook: Run All from the
+# Run menu, then no error output, every figure rendered, the committed text outputs reproduced;
+# screenshots in .lab/browser/ (llmcache/lab/browser.py). Chromium and the kernels reach
+# loopback only.
+CHROMIUM ?= /usr/bin/chromium
+browser-test: $(STAMP) lab-venvs
+	test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "make browser-test: no $(CHROMIUM) (apt-get install chromium, as root)"; exit 1; }
+	$(PY) -m llmcache.lab.browser --chromium $(CHROMIUM) --out .lab/browser
 
 clean:
 	rm -rf $(VENV) .lab .mypy_cache .ruff_cache .pytest_cache

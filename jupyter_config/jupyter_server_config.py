@@ -12,3 +12,5 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821 (injected by traitl
 c.LabApp.app_settings_dir = str(Path(__file__).resolve().parent / "lab" / "settings")
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# The default extension manager asks PyPI for the newest version of each installed extension.
+c.LabApp.extension_manager = "readonly"

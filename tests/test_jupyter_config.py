@@ -56,6 +56,11 @@ def test_repo_config_turns_the_news_prompt_off(tmp_path: Path) -> None:
     assert schema["properties"]["fetchNews"]["default"] == "false"  # "none" asks the user
 
 
+def test_repo_config_never_asks_pypi_about_extensions() -> None:
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(CONFIG_DIR)).load_config()
+    assert config.LabApp.extension_manager == "readonly"  # "pypi" lists newest versions
+
+
 def _schema(settings: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = settings["schema"]
     return schema
