@@ -5,6 +5,8 @@ URL: ``/v1/chat/completions`` (OpenAI, DeepSeek, xAI, Together, Mistral), ``/ope
 (Groq), ``/inference/v1/...`` (Fireworks), ``/openai/deployments/{d}/chat/completions?api-version=``
 (Azure OpenAI), ``/api/v1/...`` (OpenRouter). This fake answers them all, plain and streamed
 (SSE), and counts requests by path. Each answer waits the SIMULATED model latency first.
+``GET .../models`` lists :data:`LISTED_MODELS` (NVIDIA's integration lists a self-hosted
+endpoint's models when a model is built).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from urllib.parse import urlsplit
 
 from ._fake_http import FakeHTTPServer, Handler
 
-__all__ = ["ChatCompletionsServer", "chat_completion", "chat_completion_chunks"]
+__all__ = [
+    "LISTED_MODELS",
+    "ChatCompletionsServer",
+    "chat_completion",
+    "chat_completion_chunks",
+]
+
+LISTED_MODELS = ("meta/llama-3.1-8b-instruct",)
+"""The models ``GET .../models`` lists."""
 
 
 def chat_completion(model: str, text: str = "ok") -> dict[str, Any]:
@@ -59,6 +69,15 @@ def chat_completion_chunks(model: str, text: str = "ok") -> list[str]:
 
 
 class _ChatCompletionsHandler(Handler):
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path.rstrip("/")
+        if not path.endswith("/models"):
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        self.server.owner.count(path)
+        data = [{"id": m, "object": "model", "owned_by": "lab"} for m in LISTED_MODELS]
+        self._send_json(200, {"object": "list", "data": data})
+
     def do_POST(self) -> None:
         raw = self._read_body()
         path = urlsplit(self.path).path.rstrip("/")
@@ -89,5 +108,5 @@ class ChatCompletionsServer(FakeHTTPServer):
 
     @property
     def calls(self) -> int:
-        """Chat completions answered so far, plain and streamed, on every path."""
-        return sum(self.requests.values())
+        """Chat completions answered so far, plain and streamed, on every path (not listings)."""
+        return sum(n for path, n in self.requests.items() if not path.endswith("/models"))
