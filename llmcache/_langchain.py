@@ -22,15 +22,18 @@ from ._keys import mask_url_credentials
 
 if TYPE_CHECKING:
     from langchain_anthropic import ChatAnthropic
+    from langchain_cohere import ChatCohere
     from langchain_core.language_models import BaseChatModel
     from langchain_deepseek import ChatDeepSeek
     from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
     from langchain_groq import ChatGroq
     from langchain_mistralai import ChatMistralAI
+    from langchain_nvidia_ai_endpoints import ChatNVIDIA
     from langchain_ollama import ChatOllama
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
     from langchain_openrouter import ChatOpenRouter
+    from langchain_perplexity import ChatPerplexity
     from langchain_together import ChatTogether
     from langchain_xai import ChatXAI
 
@@ -238,6 +241,10 @@ def init_chat_model(
 ) -> AzureChatOpenAI: ...
 @overload
 def init_chat_model(
+    model: str, *, model_provider: Literal["cohere"], **kwargs: Any
+) -> ChatCohere: ...
+@overload
+def init_chat_model(
     model: str, *, model_provider: Literal["deepseek"], **kwargs: Any
 ) -> ChatDeepSeek: ...
 @overload
@@ -252,12 +259,20 @@ def init_chat_model(
 ) -> ChatMistralAI: ...
 @overload
 def init_chat_model(
+    model: str, *, model_provider: Literal["nvidia"], **kwargs: Any
+) -> ChatNVIDIA: ...
+@overload
+def init_chat_model(
     model: str, *, model_provider: Literal["ollama"], **kwargs: Any
 ) -> ChatOllama: ...
 @overload
 def init_chat_model(
     model: str, *, model_provider: Literal["openrouter"], **kwargs: Any
 ) -> ChatOpenRouter: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["perplexity"], **kwargs: Any
+) -> ChatPerplexity: ...
 @overload
 def init_chat_model(
     model: str, *, model_provider: Literal["together"], **kwargs: Any

@@ -1,4 +1,4 @@
-"""Every LangChain provider llmcache adapts works from every event loop, thread and process, and
+"""Every LangChain provider llmcache covers works from every event loop, thread and process, and
 is closed: through ``llmcache.init_chat_model``/``get_model_async``, against the lab's loopback
 fakes of each wire API (``llmcache/lab/fake_providers.py``).
 
@@ -6,7 +6,8 @@ Patterns, per provider: ``asyncio.run`` three times in a row; three threads with
 loops at once; a main loop beside a long-lived loop in a thread, at once; a forked child;
 ``close``/``aclose`` under ``-X dev`` with ResourceWarning as an error (one subprocess for all);
 a dropped model's sockets closed once it is garbage. The controls build each model as LangChain
-does (no adapter): its second event loop fails. The private attributes two adapters rely on
+does (no adapter): its second event loop fails, except for the providers that need no adapter
+(``AS_BUILT``), which must keep working there. The private attributes two adapters rely on
 are checked by name, so that an SDK release that moves them fails here, loudly.
 """
 
@@ -33,8 +34,13 @@ from test_dropped_models_closed import open_sockets
 import llmcache
 from llmcache import _langchain
 from llmcache._loops import is_loop_local_client
-from llmcache._providers import ADAPTERS, _owned
-from llmcache.lab.fake_providers import PROVIDER_FAKES, ProviderFake, provider_servers
+from llmcache._providers import ADAPTERS, AS_BUILT, _owned
+from llmcache.lab.fake_providers import (
+    PROVIDER_FAKES,
+    ProviderFake,
+    fake_environ,
+    provider_servers,
+)
 from llmcache.lab.isolation import guarded_env
 
 TESTS = Path(__file__).resolve().parent
@@ -45,12 +51,27 @@ pytestmark = pytest.mark.usefixtures("llmcache_cache")
 
 FAKES = [PROVIDER_FAKES[name] for name in sorted(PROVIDER_FAKES)]
 by_name = functools.partial(pytest.mark.parametrize, "fake", FAKES, ids=lambda f: f.provider)
+ADAPTED = [fake for fake in FAKES if fake.provider in ADAPTERS]
+adapted = functools.partial(pytest.mark.parametrize, "fake", ADAPTED, ids=lambda f: f.provider)
+AS_IS = [fake for fake in FAKES if fake.provider in AS_BUILT]
+as_built = functools.partial(pytest.mark.parametrize, "fake", AS_IS, ids=lambda f: f.provider)
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, Any]]:
+    """The fakes, and the environment variables some SDKs read for their base URL."""
     with provider_servers() as running:
-        yield running
+        environ = fake_environ(running)
+        saved = {name: os.environ.get(name) for name in environ}
+        os.environ.update(environ)
+        try:
+            yield running
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def ask(fake: ProviderFake, servers: dict[str, Any]) -> str:
@@ -87,11 +108,25 @@ def outcome(call: Any) -> str:
         return type(exc).__name__
 
 
-def test_every_adapted_provider_has_a_fake() -> None:
-    assert sorted(PROVIDER_FAKES) == sorted(ADAPTERS)
+def test_every_covered_provider_has_a_fake() -> None:
+    assert sorted(PROVIDER_FAKES) == sorted({*ADAPTERS, *AS_BUILT})
+    assert not set(ADAPTERS) & AS_BUILT
 
 
-@by_name()
+@as_built()
+def test_a_provider_without_adapter_is_langchains_own_build(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    model = llmcache.init_chat_model(
+        fake.model_name, model_provider=fake.provider, **fake.kwargs(servers)
+    )
+    assert type(model).__name__ == _langchain.LANGCHAIN_PROVIDERS[fake.provider].class_name
+    assert llmcache.get_model(fake.model_name, fake.provider, **fake.kwargs(servers)) is model
+    assert _owned.owned(model) is None
+    assert str(model.invoke("hi").content) == "ok"
+
+
+@adapted()
 def test_the_model_is_langchains_class_with_loop_local_clients(
     fake: ProviderFake, servers: dict[str, Any]
 ) -> None:
@@ -187,14 +222,41 @@ async def test_a_dropped_model_closes_its_sockets_when_collected(
 # -- without the adapter: LangChain's own build fails in the second loop (positive controls) --
 
 
-@by_name()
-def test_control_langchains_own_build_fails_in_the_second_loop(
-    fake: ProviderFake, servers: dict[str, Any]
-) -> None:
+def langchains_own_build(fake: ProviderFake, servers: dict[str, Any]) -> Any:
     factory = _langchain.langchain_factory(fake.provider)
     assert factory is not None
     kwargs = fake.kwargs(servers, **({"max_retries": 0} if fake.retries else {}))
-    model = factory(fake.model_name, **kwargs)
+    return factory(fake.model_name, **kwargs)
+
+
+@as_built()
+def test_control_langchains_own_build_works_in_every_loop(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    """What lets these providers go without an adapter: LangChain's own model works from a
+    second and third loop, and from threads with their own loops."""
+    model = langchains_own_build(fake, servers)
+
+    async def call() -> str:
+        return str((await model.ainvoke("hi")).content)
+
+    outcomes = [outcome(lambda: asyncio.run(call())) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: outcomes.append(outcome(lambda: asyncio.run(call()))))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert outcomes == ["ok"] * 6, f"{fake.provider}: LangChain's build now needs an adapter"
+
+
+@adapted()
+def test_control_langchains_own_build_fails_in_the_second_loop(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    model = langchains_own_build(fake, servers)
 
     async def call() -> str:
         return str((await model.ainvoke("hi")).content)
@@ -209,13 +271,13 @@ def test_control_langchains_own_build_fails_in_the_second_loop(
 # -- close and aclose in a fresh interpreter, -X dev, ResourceWarning as an error --------------
 
 _APP = """
-import asyncio, gc, sys
+import asyncio, gc, os, sys
 
 from llmcache.lab import netguard
 netguard.install()
 
 import llmcache
-from llmcache.lab.fake_providers import PROVIDER_FAKES, provider_servers
+from llmcache.lab.fake_providers import PROVIDER_FAKES, fake_environ, provider_servers
 from sdk_fakes import loop_in_a_thread
 
 
@@ -244,6 +306,7 @@ def one_loop_after_another(specs):
 
 
 with provider_servers() as servers:
+    os.environ.update(fake_environ(servers))
     specs = [(f.model_name, f.provider, f.kwargs(servers)) for f in PROVIDER_FAKES.values()]
     for name, provider, kwargs in specs:  # the sync clients too
         assert llmcache.get_model(name, provider, **kwargs).invoke("hi").content == "ok"
