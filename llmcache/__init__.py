@@ -29,12 +29,14 @@ from ._providers import Factory, Provider
 
 if TYPE_CHECKING:  # the types of the providers' models; never imported at run time
     from langchain_anthropic import ChatAnthropic
+    from langchain_baseten import ChatBaseten
     from langchain_cohere import ChatCohere
     from langchain_core.language_models import BaseChatModel
     from langchain_deepseek import ChatDeepSeek
     from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
     from langchain_groq import ChatGroq
+    from langchain_meta import ChatMetaModel
     from langchain_mistralai import ChatMistralAI
     from langchain_nvidia_ai_endpoints import ChatNVIDIA
     from langchain_ollama import ChatOllama
@@ -99,6 +101,8 @@ def get_model(
     model_name: str, provider: Literal["azure_openai"], **kwargs: Any
 ) -> AzureChatOpenAI: ...
 @overload
+def get_model(model_name: str, provider: Literal["baseten"], **kwargs: Any) -> ChatBaseten: ...
+@overload
 def get_model(model_name: str, provider: Literal["cohere"], **kwargs: Any) -> ChatCohere: ...
 @overload
 def get_model(model_name: str, provider: Literal["deepseek"], **kwargs: Any) -> ChatDeepSeek: ...
@@ -108,6 +112,8 @@ def get_model(model_name: str, provider: Literal["fireworks"], **kwargs: Any) ->
 def get_model(model_name: str, provider: Literal["groq"], **kwargs: Any) -> ChatGroq: ...
 @overload
 def get_model(model_name: str, provider: Literal["mistralai"], **kwargs: Any) -> ChatMistralAI: ...
+@overload
+def get_model(model_name: str, provider: Literal["meta"], **kwargs: Any) -> ChatMetaModel: ...
 @overload
 def get_model(model_name: str, provider: Literal["nvidia"], **kwargs: Any) -> ChatNVIDIA: ...
 @overload
@@ -155,6 +161,10 @@ async def get_model_async(
 ) -> ChatDeepSeek: ...
 @overload
 async def get_model_async(
+    model_name: str, provider: Literal["baseten"], **kwargs: Any
+) -> ChatBaseten: ...
+@overload
+async def get_model_async(
     model_name: str, provider: Literal["cohere"], **kwargs: Any
 ) -> ChatCohere: ...
 @overload
@@ -169,6 +179,10 @@ async def get_model_async(
 async def get_model_async(
     model_name: str, provider: Literal["mistralai"], **kwargs: Any
 ) -> ChatMistralAI: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["meta"], **kwargs: Any
+) -> ChatMetaModel: ...
 @overload
 async def get_model_async(
     model_name: str, provider: Literal["nvidia"], **kwargs: Any

@@ -81,7 +81,7 @@ def ask(fake: ProviderFake, servers: dict[str, Any]) -> str:
         model = await llmcache.get_model_async(
             f"{fake.provider}:{fake.model_name}", **fake.kwargs(servers)
         )
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     return asyncio.run(call())
 
@@ -123,7 +123,7 @@ def test_a_provider_without_adapter_is_langchains_own_build(
     assert type(model).__name__ == _langchain.LANGCHAIN_PROVIDERS[fake.provider].class_name
     assert llmcache.get_model(fake.model_name, fake.provider, **fake.kwargs(servers)) is model
     assert _owned.owned(model) is None
-    assert str(model.invoke("hi").content) == "ok"
+    assert str(model.invoke("hi").text) == "ok"
 
 
 @adapted()
@@ -139,7 +139,7 @@ def test_the_model_is_langchains_class_with_loop_local_clients(
     record = _owned.owned(model)
     assert record is not None, f"{fake.provider}: the adapter gave this model no clients"
     assert record.loop_local and all(is_loop_local_client(c) for c in record.loop_local)
-    assert str(model.invoke("hi").content) == "ok"  # the sync path too
+    assert str(model.invoke("hi").text) == "ok"  # the sync path too
 
 
 @by_name()
@@ -171,7 +171,7 @@ def test_two_loops_at_once(fake: ProviderFake, servers: dict[str, Any]) -> None:
         model = await llmcache.get_model_async(
             fake.model_name, fake.provider, **fake.kwargs(servers)
         )
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     async def main(other: asyncio.AbstractEventLoop) -> list[str]:
         answers = []
@@ -209,8 +209,8 @@ async def test_a_dropped_model_closes_its_sockets_when_collected(
     gc.collect()
     baseline = open_sockets()
     model = await llmcache.get_model_async(fake.model_name, fake.provider, **fake.kwargs(servers))
-    assert str((await model.ainvoke("hi")).content) == "ok"
-    assert str(model.invoke("hi").content) == "ok"  # a sync connection too
+    assert str((await model.ainvoke("hi")).text) == "ok"
+    assert str(model.invoke("hi").text) == "ok"  # a sync connection too
     assert open_sockets() > baseline
     dropped = weakref.ref(model)
     del model
@@ -238,7 +238,7 @@ def test_control_langchains_own_build_works_in_every_loop(
     model = langchains_own_build(fake, servers)
 
     async def call() -> str:
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     outcomes = [outcome(lambda: asyncio.run(call())) for _ in range(3)]
     threads = [
@@ -259,7 +259,7 @@ def test_control_langchains_own_build_fails_in_the_second_loop(
     model = langchains_own_build(fake, servers)
 
     async def call() -> str:
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     outcomes = [outcome(lambda: asyncio.run(call())) for _ in range(2)]
     assert outcomes[0] == "ok"
@@ -284,7 +284,7 @@ from sdk_fakes import loop_in_a_thread
 async def ask_all(specs):
     for name, provider, kwargs in specs:
         model = await llmcache.get_model_async(name, provider, **kwargs)
-        assert (await model.ainvoke("hi")).content == "ok", provider
+        assert (await model.ainvoke("hi")).text == "ok", provider
 
 
 def two_loops_at_once(specs):
@@ -309,7 +309,7 @@ with provider_servers() as servers:
     os.environ.update(fake_environ(servers))
     specs = [(f.model_name, f.provider, f.kwargs(servers)) for f in PROVIDER_FAKES.values()]
     for name, provider, kwargs in specs:  # the sync clients too
-        assert llmcache.get_model(name, provider, **kwargs).invoke("hi").content == "ok"
+        assert llmcache.get_model(name, provider, **kwargs).invoke("hi").text == "ok"
     globals()[sys.argv[1]](specs)
     gc.collect()
 print("exited cleanly; non-loopback attempts:", netguard.take_violations())
@@ -410,7 +410,7 @@ def test_get_model_infers_the_provider_as_init_chat_model_does(
     assert type(model).__name__ == class_name
     assert llmcache.init_chat_model(model_name, **kwargs) is model
     assert llmcache.init_chat_model(f"{provider}:{model_name}", **kwargs) is model
-    assert str(model.invoke("hi").content) == "ok"
+    assert str(model.invoke("hi").text) == "ok"
 
 
 def test_the_builtin_prefixes_shadow_no_langchain_inference_but_gemini() -> None:

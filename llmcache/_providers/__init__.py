@@ -5,7 +5,7 @@ makes loop-local and how, how they are closed, and whether the family needs ``pe
 
 - :mod:`.google`: ``google`` (LangChain's ``google_genai``), built in;
 - :mod:`.openai_compatible`: ``openai`` (built in), ``azure_openai``, ``deepseek``, ``xai``,
-  ``together``, ``groq``, ``fireworks``, ``openrouter``, ``perplexity``;
+  ``together``, ``baseten``, ``meta``, ``groq``, ``fireworks``, ``openrouter``, ``perplexity``;
 - :mod:`.anthropic`, :mod:`.cohere`, :mod:`.mistralai`, :mod:`.ollama`;
 - :mod:`._owned`: the record of the clients an adapter made, closed with the model.
 
@@ -132,10 +132,12 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
 ADAPTERS: dict[str, tuple[str, str]] = {
     "anthropic": ("anthropic", "adapt_anthropic"),
     "azure_openai": ("openai_compatible", "adapt_openai_family"),
+    "baseten": ("openai_compatible", "adapt_openai_family"),
     "cohere": ("cohere", "adapt_cohere"),
     "deepseek": ("openai_compatible", "adapt_openai_family"),
     "fireworks": ("openai_compatible", "adapt_fireworks"),
     "groq": ("openai_compatible", "adapt_groq"),
+    "meta": ("openai_compatible", "adapt_openai_family"),
     "mistralai": ("mistralai", "adapt_mistralai"),
     "ollama": ("ollama", "adapt_ollama"),
     "openrouter": ("openai_compatible", "adapt_openrouter"),

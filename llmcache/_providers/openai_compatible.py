@@ -1,19 +1,20 @@
-"""The OpenAI-compatible family: openai (built in), azure_openai, deepseek, xai, together, groq,
-fireworks, openrouter, perplexity.
+"""The OpenAI-compatible family: openai (built in), azure_openai, deepseek, xai, together,
+baseten, meta, groq, fireworks, openrouter, perplexity.
 
 Their async clients are httpx clients whose pooled connections belong to the first event loop
 that used them: langchain-openai shares one process-wide client (an ``lru_cache``); deepseek,
-xai, together, azure and groq make one per model; fireworks' is aiohttp-backed (httpx-aiohttp)
-and made at validation; openrouter's is made by its SDK; perplexity's is its SDK's own, per
-model. Reused from another loop they fail
-(``RuntimeError: Event loop is closed``, or a connection error after the SDK's retries).
+xai, together, azure, baseten, meta and groq make one per model; fireworks' is aiohttp-backed
+(httpx-aiohttp) and made at validation; openrouter's is made by its SDK; perplexity's is its
+SDK's own, per model. Reused from another loop they fail (``RuntimeError: Event loop is
+closed``, or a connection error after the SDK's retries).
 
 What llmcache does, per provider (``per_loop`` is never needed; every one is
 ``closed_when_collected``: see :mod:`._owned`):
 
-- **openai, azure_openai, deepseek, xai, together** (subclasses of langchain-openai's
-  ``BaseChatOpenAI``): the public ``http_async_client=`` gets a loop-local client on the httpx
-  flavour the openai SDK imports (``httpx2`` for openai 3.x, found from the SDK's public
+- **openai, azure_openai, deepseek, xai, together, baseten, meta** (subclasses of
+  langchain-openai's ``BaseChatOpenAI``; meta's default is the Responses API, on the same
+  client): the public ``http_async_client=`` gets a loop-local client on the httpx flavour the
+  openai SDK imports (``httpx2`` for openai 3.x, found from the SDK's public
   ``DefaultAsyncHttpxClient``) with the SDK's ``DEFAULT_CONNECTION_LIMITS``, and ``http_client=``
   the SDK's ``DefaultHttpxClient``, owned and closed with the model. Left alone when the caller
   passes its own clients (``http_client``/``http_async_client``/``client``/``async_client``),
@@ -117,7 +118,8 @@ def _clients_from(
 
 def adapt_openai_family(make: Make, **kwargs: Any) -> Any:
     """A ``BaseChatOpenAI`` subclass (ChatOpenAI, AzureChatOpenAI, ChatDeepSeek, ChatXAI,
-    ChatTogether) with a loop-local async client and a sync client of its own."""
+    ChatTogether, ChatBaseten, ChatMetaModel) with a loop-local async client and a sync client
+    of its own."""
     import openai
 
     proxied = bool(kwargs.get("openai_proxy")) or kwargs.get("http_socket_options") is not None

@@ -106,7 +106,15 @@ PROVIDER_FAKES: dict[str, ProviderFake] = {
             {"base_url": ""},
         ),
         ProviderFake("groq", "llama-3.3-70b-versatile", "chat", "langchain-groq", {"base_url": ""}),
+        ProviderFake(
+            "meta",
+            "Llama-4-Maverick-17B-128E-Instruct-FP8",  # the Responses API, langchain-meta's default
+            "chat",
+            "langchain-meta",
+            _V1,
+        ),
         ProviderFake("mistralai", "mistral-large-latest", "chat", "langchain-mistralai", _V1),
+        ProviderFake("baseten", "zai-org/GLM-5.2", "chat", "langchain-baseten", _V1),
         ProviderFake(
             "cohere",
             "command-r-plus",

@@ -120,6 +120,8 @@ PROVIDER_REQUIREMENTS = (
     "langchain-cohere>=0.6",
     "langchain-nvidia-ai-endpoints>=1.5",
     "langchain-perplexity>=1.4",
+    "langchain-baseten>=0.2",
+    "langchain-meta>=0.5",
 )
 PROVIDER_VENVS: tuple[VenvSpec, ...] = (
     VenvSpec(

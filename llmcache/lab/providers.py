@@ -104,6 +104,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
     "deepseek": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "xai": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "together": ("openai_compatible", "public http_async_client=, a loop-local client"),
+    "baseten": ("openai_compatible", "public http_async_client=, a loop-local client"),
+    "meta": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "groq": ("openai_compatible", "public http_async_client= on httpx (AsyncGroq)"),
     "fireworks": (
         "openai_compatible",
@@ -150,7 +152,8 @@ QUICK_PROVIDERS = (
     "cohere",
 )
 """The quick profile's subset: one provider per adapter function of ``llmcache/_providers``
-(deepseek for azure_openai, xai and together, which share its ``adapt_openai_family``; nvidia,
+(deepseek for azure_openai, xai, together, baseten and meta, which share its
+``adapt_openai_family``; nvidia,
 which needs no adapter, is in the full profile and ``make test``'s provider tests). The
 built-in ``google`` and ``openai`` are in the quick ``loops`` experiment (llmcache, every
 pattern but the close one) and its ``soak`` (closed under ``-X dev``); the full profile measures

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from langchain_anthropic import ChatAnthropic
+from langchain_baseten import ChatBaseten
 from langchain_cohere import ChatCohere
 from langchain_core.language_models import BaseChatModel
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_groq import ChatGroq
+from langchain_meta import ChatMetaModel
 from langchain_mistralai import ChatMistralAI
 from langchain_nvidia_ai_endpoints import ChatNVIDIA
 from langchain_ollama import ChatOllama
@@ -108,6 +110,8 @@ async def typed_returns() -> None:
     assert_type(llmcache.get_model("sonar"), BaseChatModel)
     assert_type(await llmcache.get_model_async("command-r-plus", "cohere"), ChatCohere)
     assert_type(llmcache.get_model("meta/llama-3.1-8b-instruct", "nvidia"), ChatNVIDIA)
+    assert_type(llmcache.get_model("zai-org/GLM-5.2", "baseten"), ChatBaseten)
+    assert_type(await llmcache.get_model_async("Llama-4-Maverick", "meta"), ChatMetaModel)
     llmcache.get_model(42)  # type: ignore[call-overload]
     mine: Mine = llmcache.get_model("m", provider="mine")  # Any: a factory of your own
     del mine
