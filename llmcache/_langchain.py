@@ -73,7 +73,7 @@ class LangChainProvider:
 LANGCHAIN_PROVIDERS: dict[str, LangChainProvider] = {
     "anthropic": LangChainProvider("langchain_anthropic", "ChatAnthropic"),
     "anthropic_bedrock": LangChainProvider("langchain_aws", "ChatAnthropicBedrock"),
-    "azure_ai": LangChainProvider("langchain_azure_ai.chat_models", "AzureAIChatCompletionsModel"),
+    "azure_ai": LangChainProvider("langchain_azure_ai.chat_models", "AzureAIOpenAIApiChatModel"),
     "azure_openai": LangChainProvider("langchain_openai", "AzureChatOpenAI"),
     "baseten": LangChainProvider("langchain_baseten", "ChatBaseten"),
     "bedrock": LangChainProvider("langchain_aws", "ChatBedrock"),
