@@ -6,8 +6,9 @@ URL: ``/v1/chat/completions`` (OpenAI, DeepSeek, xAI, Together, Mistral), ``/ope
 (Azure OpenAI), ``/api/v1/...`` (OpenRouter). This fake answers them all, plain and streamed
 (SSE), and counts requests by path. Each answer waits the SIMULATED model latency first.
 ``GET .../models`` lists :data:`LISTED_MODELS` (NVIDIA's integration lists a self-hosted
-endpoint's models when a model is built). ``POST .../responses`` answers OpenAI's Responses API
-unstreamed (langchain-meta's default); a streamed one is refused with a 400.
+endpoint's models for ``available_models``, and to pick one when built without a model name).
+``POST .../responses`` answers OpenAI's Responses API unstreamed (langchain-meta's default); a
+streamed one is refused with a 400.
 """
 
 from __future__ import annotations

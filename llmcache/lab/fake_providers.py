@@ -126,7 +126,7 @@ PROVIDER_FAKES: dict[str, ProviderFake] = {
         ),
         ProviderFake(
             "nvidia",
-            "meta/llama-3.1-8b-instruct",  # listed by the fake's GET /v1/models
+            "meta/llama-3.1-8b-instruct",  # also what the fake's GET /v1/models lists
             "chat",
             "langchain-nvidia-ai-endpoints",
             _V1,
