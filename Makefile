@@ -87,7 +87,8 @@ CANARY := .lab/canary
 CANARY_PACKAGES := langchain-core langchain-google-genai google-genai aiohttp langchain-openai \
   openai httpx langchain-anthropic anthropic langchain-deepseek langchain-xai langchain-together \
   langchain-groq groq langchain-fireworks fireworks-ai langchain-mistralai langchain-ollama \
-  ollama langchain-openrouter openrouter
+  ollama langchain-openrouter openrouter langchain-perplexity perplexityai langchain-cohere cohere \
+  langchain-nvidia-ai-endpoints langchain-baseten langchain-meta
 CANARY_TESTS := tests/test_providers_every_loop.py tests/test_init_chat_model.py \
   tests/test_providers_and_warm.py tests/test_close.py tests/test_dropped_models_closed.py
 canary: $(STAMP)

@@ -29,15 +29,20 @@ from ._providers import Factory, Provider
 
 if TYPE_CHECKING:  # the types of the providers' models; never imported at run time
     from langchain_anthropic import ChatAnthropic
+    from langchain_baseten import ChatBaseten
+    from langchain_cohere import ChatCohere
     from langchain_core.language_models import BaseChatModel
     from langchain_deepseek import ChatDeepSeek
     from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
     from langchain_groq import ChatGroq
+    from langchain_meta import ChatMetaModel
     from langchain_mistralai import ChatMistralAI
+    from langchain_nvidia_ai_endpoints import ChatNVIDIA
     from langchain_ollama import ChatOllama
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
     from langchain_openrouter import ChatOpenRouter
+    from langchain_perplexity import ChatPerplexity
     from langchain_together import ChatTogether
     from langchain_xai import ChatXAI
 
@@ -96,6 +101,10 @@ def get_model(
     model_name: str, provider: Literal["azure_openai"], **kwargs: Any
 ) -> AzureChatOpenAI: ...
 @overload
+def get_model(model_name: str, provider: Literal["baseten"], **kwargs: Any) -> ChatBaseten: ...
+@overload
+def get_model(model_name: str, provider: Literal["cohere"], **kwargs: Any) -> ChatCohere: ...
+@overload
 def get_model(model_name: str, provider: Literal["deepseek"], **kwargs: Any) -> ChatDeepSeek: ...
 @overload
 def get_model(model_name: str, provider: Literal["fireworks"], **kwargs: Any) -> ChatFireworks: ...
@@ -104,11 +113,19 @@ def get_model(model_name: str, provider: Literal["groq"], **kwargs: Any) -> Chat
 @overload
 def get_model(model_name: str, provider: Literal["mistralai"], **kwargs: Any) -> ChatMistralAI: ...
 @overload
+def get_model(model_name: str, provider: Literal["meta"], **kwargs: Any) -> ChatMetaModel: ...
+@overload
+def get_model(model_name: str, provider: Literal["nvidia"], **kwargs: Any) -> ChatNVIDIA: ...
+@overload
 def get_model(model_name: str, provider: Literal["ollama"], **kwargs: Any) -> ChatOllama: ...
 @overload
 def get_model(
     model_name: str, provider: Literal["openrouter"], **kwargs: Any
 ) -> ChatOpenRouter: ...
+@overload
+def get_model(
+    model_name: str, provider: Literal["perplexity"], **kwargs: Any
+) -> ChatPerplexity: ...
 @overload
 def get_model(model_name: str, provider: Literal["together"], **kwargs: Any) -> ChatTogether: ...
 @overload
@@ -144,6 +161,14 @@ async def get_model_async(
 ) -> ChatDeepSeek: ...
 @overload
 async def get_model_async(
+    model_name: str, provider: Literal["baseten"], **kwargs: Any
+) -> ChatBaseten: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["cohere"], **kwargs: Any
+) -> ChatCohere: ...
+@overload
+async def get_model_async(
     model_name: str, provider: Literal["fireworks"], **kwargs: Any
 ) -> ChatFireworks: ...
 @overload
@@ -156,12 +181,24 @@ async def get_model_async(
 ) -> ChatMistralAI: ...
 @overload
 async def get_model_async(
+    model_name: str, provider: Literal["meta"], **kwargs: Any
+) -> ChatMetaModel: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["nvidia"], **kwargs: Any
+) -> ChatNVIDIA: ...
+@overload
+async def get_model_async(
     model_name: str, provider: Literal["ollama"], **kwargs: Any
 ) -> ChatOllama: ...
 @overload
 async def get_model_async(
     model_name: str, provider: Literal["openrouter"], **kwargs: Any
 ) -> ChatOpenRouter: ...
+@overload
+async def get_model_async(
+    model_name: str, provider: Literal["perplexity"], **kwargs: Any
+) -> ChatPerplexity: ...
 @overload
 async def get_model_async(
     model_name: str, provider: Literal["together"], **kwargs: Any

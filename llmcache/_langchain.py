@@ -22,15 +22,20 @@ from ._keys import mask_url_credentials
 
 if TYPE_CHECKING:
     from langchain_anthropic import ChatAnthropic
+    from langchain_baseten import ChatBaseten
+    from langchain_cohere import ChatCohere
     from langchain_core.language_models import BaseChatModel
     from langchain_deepseek import ChatDeepSeek
     from langchain_fireworks import ChatFireworks
     from langchain_google_genai import ChatGoogleGenerativeAI
     from langchain_groq import ChatGroq
+    from langchain_meta import ChatMetaModel
     from langchain_mistralai import ChatMistralAI
+    from langchain_nvidia_ai_endpoints import ChatNVIDIA
     from langchain_ollama import ChatOllama
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
     from langchain_openrouter import ChatOpenRouter
+    from langchain_perplexity import ChatPerplexity
     from langchain_together import ChatTogether
     from langchain_xai import ChatXAI
 
@@ -68,10 +73,13 @@ class LangChainProvider:
 LANGCHAIN_PROVIDERS: dict[str, LangChainProvider] = {
     "anthropic": LangChainProvider("langchain_anthropic", "ChatAnthropic"),
     "anthropic_bedrock": LangChainProvider("langchain_aws", "ChatAnthropicBedrock"),
-    "azure_ai": LangChainProvider("langchain_azure_ai.chat_models", "AzureAIChatCompletionsModel"),
+    "azure_ai": LangChainProvider("langchain_azure_ai.chat_models", "AzureAIOpenAIApiChatModel"),
     "azure_openai": LangChainProvider("langchain_openai", "AzureChatOpenAI"),
+    "baseten": LangChainProvider("langchain_baseten", "ChatBaseten"),
     "bedrock": LangChainProvider("langchain_aws", "ChatBedrock"),
     "bedrock_converse": LangChainProvider("langchain_aws", "ChatBedrockConverse"),
+    "bedrock_mantle_anthropic": LangChainProvider("langchain_aws", "ChatAnthropicMantle"),
+    "bedrock_mantle_openai": LangChainProvider("langchain_aws", "ChatOpenAIMantle"),
     "cohere": LangChainProvider("langchain_cohere", "ChatCohere"),
     "deepseek": LangChainProvider("langchain_deepseek", "ChatDeepSeek"),
     "fireworks": LangChainProvider("langchain_fireworks", "ChatFireworks"),
@@ -85,6 +93,8 @@ LANGCHAIN_PROVIDERS: dict[str, LangChainProvider] = {
         "langchain_huggingface", "ChatHuggingFace", "model_id", constructor="from_model_id"
     ),
     "ibm": LangChainProvider("langchain_ibm", "ChatWatsonx", "model_id"),
+    "litellm": LangChainProvider("langchain_litellm", "ChatLiteLLM"),
+    "meta": LangChainProvider("langchain_meta", "ChatMetaModel"),
     "mistralai": LangChainProvider("langchain_mistralai", "ChatMistralAI"),
     "nvidia": LangChainProvider("langchain_nvidia_ai_endpoints", "ChatNVIDIA"),
     "ollama": LangChainProvider(
@@ -97,7 +107,9 @@ LANGCHAIN_PROVIDERS: dict[str, LangChainProvider] = {
     "upstage": LangChainProvider("langchain_upstage", "ChatUpstage"),
     "xai": LangChainProvider("langchain_xai", "ChatXAI"),
 }
-"""LangChain's provider names -> where their chat model class lives."""
+"""LangChain's provider names -> where their chat model class lives (langchain 1.5.2's table, but
+``langsmith``: LangChain builds a ``ChatOpenAI`` pointed at its LangSmith gateway there, with
+kwargs rewritten by a creator function this table has no room for)."""
 
 BUILTIN_ALIASES: dict[str, str] = {"google_genai": "google"}
 """LangChain names served by one of llmcache's built-in providers (one store, one instance)."""
@@ -238,6 +250,14 @@ def init_chat_model(
 ) -> AzureChatOpenAI: ...
 @overload
 def init_chat_model(
+    model: str, *, model_provider: Literal["baseten"], **kwargs: Any
+) -> ChatBaseten: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["cohere"], **kwargs: Any
+) -> ChatCohere: ...
+@overload
+def init_chat_model(
     model: str, *, model_provider: Literal["deepseek"], **kwargs: Any
 ) -> ChatDeepSeek: ...
 @overload
@@ -252,12 +272,24 @@ def init_chat_model(
 ) -> ChatMistralAI: ...
 @overload
 def init_chat_model(
+    model: str, *, model_provider: Literal["meta"], **kwargs: Any
+) -> ChatMetaModel: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["nvidia"], **kwargs: Any
+) -> ChatNVIDIA: ...
+@overload
+def init_chat_model(
     model: str, *, model_provider: Literal["ollama"], **kwargs: Any
 ) -> ChatOllama: ...
 @overload
 def init_chat_model(
     model: str, *, model_provider: Literal["openrouter"], **kwargs: Any
 ) -> ChatOpenRouter: ...
+@overload
+def init_chat_model(
+    model: str, *, model_provider: Literal["perplexity"], **kwargs: Any
+) -> ChatPerplexity: ...
 @overload
 def init_chat_model(
     model: str, *, model_provider: Literal["together"], **kwargs: Any

@@ -77,13 +77,13 @@ def test_a_langchain_provider_outside_the_builtins_works_when_its_package_is_ins
 
 
 def test_a_provider_whose_package_is_absent_names_the_package_to_install() -> None:
-    assert importlib.util.find_spec("langchain_cohere") is None  # the premise
+    assert importlib.util.find_spec("langchain_upstage") is None  # the premise
 
     for _ in range(2):  # not cached: the second call tries (and fails) again
         with pytest.raises(llmcache.ProviderNotInstalledError) as info:
-            llmcache.init_chat_model("cohere:command-r", cohere_api_key="co-secret")
-        assert "pip install langchain-cohere" in str(info.value)
-        assert "co-secret" not in str(info.value)
+            llmcache.init_chat_model("upstage:solar-pro", upstage_api_key="up-secret")
+        assert "pip install langchain-upstage" in str(info.value)
+        assert "up-secret" not in str(info.value)
         assert isinstance(info.value, ImportError)
         assert isinstance(info.value, llmcache.CacheError)
 
@@ -111,8 +111,13 @@ def test_gemini_without_a_provider_means_vertex_ai_as_in_langchain() -> None:
 
 
 def test_command_is_inferred_as_cohere_by_get_model_too() -> None:
-    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-cohere"):
-        llmcache.get_model("command-r")
+    model = llmcache.get_model("command-r", cohere_api_key="k", base_url="http://127.0.0.1:9")
+    assert type(model).__name__ == "ChatCohere"
+
+
+def test_solar_is_inferred_as_upstage_by_get_model_too() -> None:
+    with pytest.raises(llmcache.ProviderNotInstalledError, match="pip install langchain-upstage"):
+        llmcache.get_model("solar-pro")
 
 
 def test_an_unknown_provider_is_a_clear_error() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from llmcache._providers import ADAPTERS
+from llmcache._providers import ADAPTERS, AS_BUILT
 from llmcache.lab import experiments, loops, matrix, providers, tables
 from llmcache.lab.probe_runner import run_probe
 
@@ -16,11 +16,13 @@ def _plan(profile: str) -> list[experiments.Task]:
     return experiments.plan(experiments.PROFILES[profile], ["providers"])
 
 
-def test_the_providers_are_the_built_in_ones_and_every_adapted_one() -> None:
-    assert set(providers.PROVIDERS) == {"google_genai", "openai", *ADAPTERS}
+def test_the_providers_are_the_built_in_ones_and_every_covered_one() -> None:
+    assert set(providers.PROVIDERS) == {"google_genai", "openai", *ADAPTERS, *AS_BUILT}
     for provider, (module, _) in providers.MECHANISMS.items():
         if provider in ADAPTERS:
             assert ADAPTERS[provider][0] == module, provider
+        if provider in AS_BUILT:
+            assert module == "(none)", provider
 
 
 def test_the_full_plan_is_every_provider_by_every_design_by_every_pattern() -> None:

@@ -42,6 +42,51 @@ async def test_openai_server_answers_the_real_sdk_plain_and_streamed() -> None:
     assert server.requests == {"chat.completions": 1, "chat.completions.stream": 1}
 
 
+async def test_cohere_server_answers_the_real_sdk_plain_and_streamed() -> None:
+    from langchain_cohere import ChatCohere
+
+    from llmcache.lab.fake_cohere import CohereServer
+
+    with CohereServer() as server:
+        model = ChatCohere(model="command-r-plus", cohere_api_key="lab-fake", base_url=server.url)
+        reply = await model.ainvoke("hello")
+        chunks = [chunk.content async for chunk in model.astream("hello")]
+
+    assert reply.content == "ok"
+    assert "".join(str(c) for c in chunks) == "ok"
+    assert server.requests == {"chat": 1, "chat.stream": 1}
+
+
+async def test_chat_completions_server_lists_models_and_answers_responses_unstreamed() -> None:
+    """What NVIDIA lists (GET .../models: ``available_models``, or a build without a model
+    name) and langchain-meta's default API."""
+    from langchain_nvidia_ai_endpoints import ChatNVIDIA
+
+    from llmcache.lab.fake_chat_completions import LISTED_MODELS, ChatCompletionsServer
+
+    with ChatCompletionsServer() as server:
+        nvidia = ChatNVIDIA(model=LISTED_MODELS[0], api_key="lab-fake", base_url=server.url + "/v1")
+        chunks = [chunk.content async for chunk in nvidia.astream("hello")]
+        listed = [m.id for m in nvidia.available_models]
+        responses = ChatOpenAI(
+            model="gpt-4o-mini",
+            api_key="lab-fake",
+            base_url=server.url + "/v1",
+            use_responses_api=True,
+        )
+        reply = await responses.ainvoke("hello")
+
+    assert "".join(str(c) for c in chunks) == "ok"
+    assert listed == list(LISTED_MODELS)
+    assert reply.text == "ok"
+    assert server.requests == {
+        "/v1/models": 1,
+        "/v1/chat/completions stream": 1,
+        "/v1/responses": 1,
+    }
+    assert server.calls == 2  # answers, not listings
+
+
 async def test_simulated_model_latency_delays_each_answer() -> None:
     with GeminiRestServer(simulated_model_latency=0.3) as server:
         model = ChatGoogleGenerativeAI(

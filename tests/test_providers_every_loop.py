@@ -1,4 +1,4 @@
-"""Every LangChain provider llmcache adapts works from every event loop, thread and process, and
+"""Every LangChain provider llmcache covers works from every event loop, thread and process, and
 is closed: through ``llmcache.init_chat_model``/``get_model_async``, against the lab's loopback
 fakes of each wire API (``llmcache/lab/fake_providers.py``).
 
@@ -6,7 +6,8 @@ Patterns, per provider: ``asyncio.run`` three times in a row; three threads with
 loops at once; a main loop beside a long-lived loop in a thread, at once; a forked child;
 ``close``/``aclose`` under ``-X dev`` with ResourceWarning as an error (one subprocess for all);
 a dropped model's sockets closed once it is garbage. The controls build each model as LangChain
-does (no adapter): its second event loop fails. The private attributes two adapters rely on
+does (no adapter): its second event loop fails, except for the providers that need no adapter
+(``AS_BUILT``), which must keep working there. The private attributes two adapters rely on
 are checked by name, so that an SDK release that moves them fails here, loudly.
 """
 
@@ -33,8 +34,13 @@ from test_dropped_models_closed import open_sockets
 import llmcache
 from llmcache import _langchain
 from llmcache._loops import is_loop_local_client
-from llmcache._providers import ADAPTERS, _owned
-from llmcache.lab.fake_providers import PROVIDER_FAKES, ProviderFake, provider_servers
+from llmcache._providers import ADAPTERS, AS_BUILT, _owned
+from llmcache.lab.fake_providers import (
+    PROVIDER_FAKES,
+    ProviderFake,
+    fake_environ,
+    provider_servers,
+)
 from llmcache.lab.isolation import guarded_env
 
 TESTS = Path(__file__).resolve().parent
@@ -45,12 +51,27 @@ pytestmark = pytest.mark.usefixtures("llmcache_cache")
 
 FAKES = [PROVIDER_FAKES[name] for name in sorted(PROVIDER_FAKES)]
 by_name = functools.partial(pytest.mark.parametrize, "fake", FAKES, ids=lambda f: f.provider)
+ADAPTED = [fake for fake in FAKES if fake.provider in ADAPTERS]
+adapted = functools.partial(pytest.mark.parametrize, "fake", ADAPTED, ids=lambda f: f.provider)
+AS_IS = [fake for fake in FAKES if fake.provider in AS_BUILT]
+as_built = functools.partial(pytest.mark.parametrize, "fake", AS_IS, ids=lambda f: f.provider)
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, Any]]:
+    """The fakes, and the environment variables some SDKs read for their base URL."""
     with provider_servers() as running:
-        yield running
+        environ = fake_environ(running)
+        saved = {name: os.environ.get(name) for name in environ}
+        os.environ.update(environ)
+        try:
+            yield running
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def ask(fake: ProviderFake, servers: dict[str, Any]) -> str:
@@ -60,7 +81,7 @@ def ask(fake: ProviderFake, servers: dict[str, Any]) -> str:
         model = await llmcache.get_model_async(
             f"{fake.provider}:{fake.model_name}", **fake.kwargs(servers)
         )
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     return asyncio.run(call())
 
@@ -87,11 +108,25 @@ def outcome(call: Any) -> str:
         return type(exc).__name__
 
 
-def test_every_adapted_provider_has_a_fake() -> None:
-    assert sorted(PROVIDER_FAKES) == sorted(ADAPTERS)
+def test_every_covered_provider_has_a_fake() -> None:
+    assert sorted(PROVIDER_FAKES) == sorted({*ADAPTERS, *AS_BUILT})
+    assert not set(ADAPTERS) & AS_BUILT
 
 
-@by_name()
+@as_built()
+def test_a_provider_without_adapter_is_langchains_own_build(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    model = llmcache.init_chat_model(
+        fake.model_name, model_provider=fake.provider, **fake.kwargs(servers)
+    )
+    assert type(model).__name__ == _langchain.LANGCHAIN_PROVIDERS[fake.provider].class_name
+    assert llmcache.get_model(fake.model_name, fake.provider, **fake.kwargs(servers)) is model
+    assert _owned.owned(model) is None
+    assert str(model.invoke("hi").text) == "ok"
+
+
+@adapted()
 def test_the_model_is_langchains_class_with_loop_local_clients(
     fake: ProviderFake, servers: dict[str, Any]
 ) -> None:
@@ -104,7 +139,7 @@ def test_the_model_is_langchains_class_with_loop_local_clients(
     record = _owned.owned(model)
     assert record is not None, f"{fake.provider}: the adapter gave this model no clients"
     assert record.loop_local and all(is_loop_local_client(c) for c in record.loop_local)
-    assert str(model.invoke("hi").content) == "ok"  # the sync path too
+    assert str(model.invoke("hi").text) == "ok"  # the sync path too
 
 
 @by_name()
@@ -136,7 +171,7 @@ def test_two_loops_at_once(fake: ProviderFake, servers: dict[str, Any]) -> None:
         model = await llmcache.get_model_async(
             fake.model_name, fake.provider, **fake.kwargs(servers)
         )
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
 
     async def main(other: asyncio.AbstractEventLoop) -> list[str]:
         answers = []
@@ -174,8 +209,8 @@ async def test_a_dropped_model_closes_its_sockets_when_collected(
     gc.collect()
     baseline = open_sockets()
     model = await llmcache.get_model_async(fake.model_name, fake.provider, **fake.kwargs(servers))
-    assert str((await model.ainvoke("hi")).content) == "ok"
-    assert str(model.invoke("hi").content) == "ok"  # a sync connection too
+    assert str((await model.ainvoke("hi")).text) == "ok"
+    assert str(model.invoke("hi").text) == "ok"  # a sync connection too
     assert open_sockets() > baseline
     dropped = weakref.ref(model)
     del model
@@ -187,17 +222,44 @@ async def test_a_dropped_model_closes_its_sockets_when_collected(
 # -- without the adapter: LangChain's own build fails in the second loop (positive controls) --
 
 
-@by_name()
-def test_control_langchains_own_build_fails_in_the_second_loop(
-    fake: ProviderFake, servers: dict[str, Any]
-) -> None:
+def langchains_own_build(fake: ProviderFake, servers: dict[str, Any]) -> Any:
     factory = _langchain.langchain_factory(fake.provider)
     assert factory is not None
     kwargs = fake.kwargs(servers, **({"max_retries": 0} if fake.retries else {}))
-    model = factory(fake.model_name, **kwargs)
+    return factory(fake.model_name, **kwargs)
+
+
+@as_built()
+def test_control_langchains_own_build_works_in_every_loop(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    """What lets these providers go without an adapter: LangChain's own model works from a
+    second and third loop, and from threads with their own loops."""
+    model = langchains_own_build(fake, servers)
 
     async def call() -> str:
-        return str((await model.ainvoke("hi")).content)
+        return str((await model.ainvoke("hi")).text)
+
+    outcomes = [outcome(lambda: asyncio.run(call())) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: outcomes.append(outcome(lambda: asyncio.run(call()))))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert outcomes == ["ok"] * 6, f"{fake.provider}: LangChain's build now needs an adapter"
+
+
+@adapted()
+def test_control_langchains_own_build_fails_in_the_second_loop(
+    fake: ProviderFake, servers: dict[str, Any]
+) -> None:
+    model = langchains_own_build(fake, servers)
+
+    async def call() -> str:
+        return str((await model.ainvoke("hi")).text)
 
     outcomes = [outcome(lambda: asyncio.run(call())) for _ in range(2)]
     assert outcomes[0] == "ok"
@@ -209,20 +271,20 @@ def test_control_langchains_own_build_fails_in_the_second_loop(
 # -- close and aclose in a fresh interpreter, -X dev, ResourceWarning as an error --------------
 
 _APP = """
-import asyncio, gc, sys
+import asyncio, gc, os, sys
 
 from llmcache.lab import netguard
 netguard.install()
 
 import llmcache
-from llmcache.lab.fake_providers import PROVIDER_FAKES, provider_servers
+from llmcache.lab.fake_providers import PROVIDER_FAKES, fake_environ, provider_servers
 from sdk_fakes import loop_in_a_thread
 
 
 async def ask_all(specs):
     for name, provider, kwargs in specs:
         model = await llmcache.get_model_async(name, provider, **kwargs)
-        assert (await model.ainvoke("hi")).content == "ok", provider
+        assert (await model.ainvoke("hi")).text == "ok", provider
 
 
 def two_loops_at_once(specs):
@@ -244,9 +306,10 @@ def one_loop_after_another(specs):
 
 
 with provider_servers() as servers:
+    os.environ.update(fake_environ(servers))
     specs = [(f.model_name, f.provider, f.kwargs(servers)) for f in PROVIDER_FAKES.values()]
     for name, provider, kwargs in specs:  # the sync clients too
-        assert llmcache.get_model(name, provider, **kwargs).invoke("hi").content == "ok"
+        assert llmcache.get_model(name, provider, **kwargs).invoke("hi").text == "ok"
     globals()[sys.argv[1]](specs)
     gc.collect()
 print("exited cleanly; non-loopback attempts:", netguard.take_violations())
@@ -347,7 +410,7 @@ def test_get_model_infers_the_provider_as_init_chat_model_does(
     assert type(model).__name__ == class_name
     assert llmcache.init_chat_model(model_name, **kwargs) is model
     assert llmcache.init_chat_model(f"{provider}:{model_name}", **kwargs) is model
-    assert str(model.invoke("hi").content) == "ok"
+    assert str(model.invoke("hi").text) == "ok"
 
 
 def test_the_builtin_prefixes_shadow_no_langchain_inference_but_gemini() -> None:

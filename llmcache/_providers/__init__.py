@@ -5,14 +5,15 @@ makes loop-local and how, how they are closed, and whether the family needs ``pe
 
 - :mod:`.google`: ``google`` (LangChain's ``google_genai``), built in;
 - :mod:`.openai_compatible`: ``openai`` (built in), ``azure_openai``, ``deepseek``, ``xai``,
-  ``together``, ``groq``, ``fireworks``, ``openrouter``;
-- :mod:`.anthropic`, :mod:`.mistralai`, :mod:`.ollama`;
+  ``together``, ``baseten``, ``meta``, ``groq``, ``fireworks``, ``openrouter``, ``perplexity``;
+- :mod:`.anthropic`, :mod:`.cohere`, :mod:`.mistralai`, :mod:`.ollama`;
 - :mod:`._owned`: the record of the clients an adapter made, closed with the model.
 
 :data:`ADAPTERS` names the LangChain providers llmcache adapts: each is built by LangChain's
 own class (found through LangChain's provider table, so a missing package still raises
-``ProviderNotInstalledError``), given loop-local clients, and closed when garbage. LangChain's
-other providers are built exactly as LangChain builds them.
+``ProviderNotInstalledError``), given loop-local clients, and closed when garbage.
+:data:`AS_BUILT` names those measured to work from every loop as LangChain builds them. LangChain's
+other providers are built exactly as LangChain builds them, unmeasured.
 
 Every factory imports its SDK on first use, inside the cache's build thread, so that
 ``import llmcache`` stays cheap and the ~1 s SDK import never runs on an event loop.
@@ -30,6 +31,7 @@ from ._owned import aclose_owned, close_owned
 
 __all__ = [
     "ADAPTERS",
+    "AS_BUILT",
     "BUILTIN_PROVIDERS",
     "Factory",
     "Provider",
@@ -130,16 +132,25 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
 ADAPTERS: dict[str, tuple[str, str]] = {
     "anthropic": ("anthropic", "adapt_anthropic"),
     "azure_openai": ("openai_compatible", "adapt_openai_family"),
+    "baseten": ("openai_compatible", "adapt_openai_family"),
+    "cohere": ("cohere", "adapt_cohere"),
     "deepseek": ("openai_compatible", "adapt_openai_family"),
     "fireworks": ("openai_compatible", "adapt_fireworks"),
     "groq": ("openai_compatible", "adapt_groq"),
+    "meta": ("openai_compatible", "adapt_openai_family"),
     "mistralai": ("mistralai", "adapt_mistralai"),
     "ollama": ("ollama", "adapt_ollama"),
     "openrouter": ("openai_compatible", "adapt_openrouter"),
+    "perplexity": ("openai_compatible", "adapt_perplexity"),
     "together": ("openai_compatible", "adapt_openai_family"),
     "xai": ("openai_compatible", "adapt_openai_family"),
 }
 """LangChain provider name -> (module of this package, its ``adapt(make, **kwargs)``)."""
+
+AS_BUILT: frozenset[str] = frozenset({"nvidia"})
+"""LangChain providers that need no adapter, measured by ``tests/test_providers_every_loop.py``:
+langchain-nvidia-ai-endpoints opens an aiohttp session per async request and closes it after
+(a ``requests.Session`` per sync request), so nothing pooled outlives the loop that used it."""
 
 
 def adapted_provider(name: str) -> Provider | None:

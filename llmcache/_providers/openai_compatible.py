@@ -1,18 +1,20 @@
-"""The OpenAI-compatible family: openai (built in), azure_openai, deepseek, xai, together, groq,
-fireworks, openrouter.
+"""The OpenAI-compatible family: openai (built in), azure_openai, deepseek, xai, together,
+baseten, meta, groq, fireworks, openrouter, perplexity.
 
 Their async clients are httpx clients whose pooled connections belong to the first event loop
 that used them: langchain-openai shares one process-wide client (an ``lru_cache``); deepseek,
-xai, together, azure and groq make one per model; fireworks' is aiohttp-backed (httpx-aiohttp)
-and made at validation; openrouter's is made by its SDK. Reused from another loop they fail
-(``RuntimeError: Event loop is closed``, or a connection error after the SDK's retries).
+xai, together, azure, baseten, meta and groq make one per model; fireworks' is aiohttp-backed
+(httpx-aiohttp) and made at validation; openrouter's is made by its SDK; perplexity's is its
+SDK's own, per model. Reused from another loop they fail (``RuntimeError: Event loop is
+closed``, or a connection error after the SDK's retries).
 
 What llmcache does, per provider (``per_loop`` is never needed; every one is
 ``closed_when_collected``: see :mod:`._owned`):
 
-- **openai, azure_openai, deepseek, xai, together** (subclasses of langchain-openai's
-  ``BaseChatOpenAI``): the public ``http_async_client=`` gets a loop-local client on the httpx
-  flavour the openai SDK imports (``httpx2`` for openai 3.x, found from the SDK's public
+- **openai, azure_openai, deepseek, xai, together, baseten, meta** (subclasses of
+  langchain-openai's ``BaseChatOpenAI``; meta's default is the Responses API, on the same
+  client): the public ``http_async_client=`` gets a loop-local client on the httpx flavour the
+  openai SDK imports (``httpx2`` for openai 3.x, found from the SDK's public
   ``DefaultAsyncHttpxClient``) with the SDK's ``DEFAULT_CONNECTION_LIMITS``, and ``http_client=``
   the SDK's ``DefaultHttpxClient``, owned and closed with the model. Left alone when the caller
   passes its own clients (``http_client``/``http_async_client``/``client``/``async_client``),
@@ -33,6 +35,13 @@ What llmcache does, per provider (``per_loop`` is never needed; every one is
   with the model (under ``-X dev`` it was otherwise left open). Checked on openrouter 0.10.8 with
   langchain-openrouter 0.2.9; ``tests/test_providers_every_loop.py`` fails loudly if it moves.
   Left alone when the caller passes ``client``.
+- **perplexity**: ``ChatPerplexity`` makes ``AsyncPerplexity``/``Perplexity`` (Stainless SDKs
+  on plain ``httpx``) at validation, with no client or base URL parameter of LangChain's (the
+  SDK reads ``PERPLEXITY_BASE_URL``). After the build, the public field ``async_client`` gets
+  the SDK's public ``copy(http_client=<loop-local>)`` of the client LangChain made (same key,
+  base URL, timeout, retries and headers); the per-model sync ``client`` is closed with the
+  model. Left alone when the caller passes ``async_client``. Public API only; checked on
+  langchain-perplexity 1.4.2 with perplexityai 0.46.1.
 
 Closed: ``close``/``aclose`` close the loop-local client (each loop's pool on its own loop) and
 the sync clients llmcache made; a model llmcache did not give clients to is left as it is.
@@ -54,6 +63,7 @@ __all__ = [
     "adapt_groq",
     "adapt_openai_family",
     "adapt_openrouter",
+    "adapt_perplexity",
     "build_openai",
     "close_openai",
     "httpx_module_of",
@@ -108,7 +118,8 @@ def _clients_from(
 
 def adapt_openai_family(make: Make, **kwargs: Any) -> Any:
     """A ``BaseChatOpenAI`` subclass (ChatOpenAI, AzureChatOpenAI, ChatDeepSeek, ChatXAI,
-    ChatTogether) with a loop-local async client and a sync client of its own."""
+    ChatTogether, ChatBaseten, ChatMetaModel) with a loop-local async client and a sync client
+    of its own."""
     import openai
 
     proxied = bool(kwargs.get("openai_proxy")) or kwargs.get("http_socket_options") is not None
@@ -181,4 +192,19 @@ def adapt_openrouter(make: Make, **kwargs: Any) -> Any:
     config.async_client_supplied = True  # ours: the SDK's own finalizer leaves it alone
     sync = config.client  # the SDK's (or LangChain's) per-model sync client, closed with it
     own(model, loop_local=[client], sync=[sync.close] if sync is not None else [])
+    return model
+
+
+def adapt_perplexity(make: Make, **kwargs: Any) -> Any:
+    """``ChatPerplexity`` whose ``async_client`` sends through a loop-local client."""
+    model = make(**kwargs)
+    sync = [] if "client" in kwargs else [model.client.close]
+    if "async_client" in kwargs:
+        own(model, sync=sync)
+        return model
+    import perplexity
+
+    client = sdk_loop_local_client(perplexity)
+    model.async_client = model.async_client.copy(http_client=client)
+    own(model, loop_local=[client], sync=sync)
     return model

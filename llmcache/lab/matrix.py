@@ -117,6 +117,11 @@ PROVIDER_REQUIREMENTS = (
     "openrouter<0.11",  # 0.11 requires pydantic<2.13 (as in pyproject)
     "langchain-together>=0.4",
     "langchain-xai>=1.3",
+    "langchain-cohere>=0.6",
+    "langchain-nvidia-ai-endpoints>=1.5",
+    "langchain-perplexity>=1.4",
+    "langchain-baseten>=0.2",
+    "langchain-meta>=0.5",
 )
 PROVIDER_VENVS: tuple[VenvSpec, ...] = (
     VenvSpec(

@@ -4,7 +4,8 @@ lab compares, in every pattern of an app's event loops, threads and processes.
 One fresh probe per provider, in the ``providers`` venv (:data:`llmcache.lab.matrix.PROVIDER_VENVS`,
 every covered integration), against the loopback fakes of its wire API (Gemini REST, OpenAI,
 Anthropic Messages, Ollama chat, OpenAI-compatible chat completions: ``serve_fakes --gemini
---openai --providers``), inside the lab's network namespace. The probe:
+--openai --providers``), inside the lab's network namespace (a provider whose SDK reads its base
+URL from the environment gets it set in the probe's process). The probe:
 
 1. imports the provider's integration (timed: the first import in this process);
 2. in a forked child, builds its model as LangChain does (the first construction, then a
@@ -47,7 +48,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import loops
@@ -103,6 +104,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
     "deepseek": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "xai": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "together": ("openai_compatible", "public http_async_client=, a loop-local client"),
+    "baseten": ("openai_compatible", "public http_async_client=, a loop-local client"),
+    "meta": ("openai_compatible", "public http_async_client=, a loop-local client"),
     "groq": ("openai_compatible", "public http_async_client= on httpx (AsyncGroq)"),
     "fireworks": (
         "openai_compatible",
@@ -116,10 +119,23 @@ MECHANISMS: dict[str, tuple[str, str]] = {
         "anthropic",
         "private _async_client cached property filled with a loop-local client",
     ),
+    "perplexity": (
+        "openai_compatible",
+        "public field async_client: the SDK's copy(http_client=<loop-local>)",
+    ),
+    "cohere": (
+        "cohere",
+        "public field async_client: cohere.AsyncClient(httpx_client=<loop-local>)",
+    ),
     "mistralai": ("mistralai", "public field async_client: a loop-local client"),
     "ollama": ("ollama", "public async_client_kwargs: transports of a loop-local client"),
+    "nvidia": (
+        "(none)",
+        "none needed: LangChain's build opens an aiohttp session per request and closes it",
+    ),
 }
-"""LangChain provider -> (llmcache's module in ``llmcache/_providers``, what it does)."""
+"""LangChain provider -> (llmcache's module in ``llmcache/_providers``, or ``(none)`` for a provider
+that needs no adapter, and what it does)."""
 
 PROVIDERS = tuple(MECHANISMS)
 """Every covered provider, the built-in ones first."""
@@ -132,9 +148,13 @@ QUICK_PROVIDERS = (
     "anthropic",
     "mistralai",
     "ollama",
+    "perplexity",
+    "cohere",
 )
 """The quick profile's subset: one provider per adapter function of ``llmcache/_providers``
-(deepseek for azure_openai, xai and together, which share its ``adapt_openai_family``). The
+(deepseek for azure_openai, xai, together, baseten and meta, which share its
+``adapt_openai_family``; nvidia,
+which needs no adapter, is in the full profile and ``make test``'s provider tests). The
 built-in ``google`` and ``openai`` are in the quick ``loops`` experiment (llmcache, every
 pattern but the close one) and its ``soak`` (closed under ``-X dev``); the full profile measures
 them here too."""
@@ -158,6 +178,8 @@ class ProviderCase:
     packages: tuple[str, ...]
     """Distributions whose versions the probe records."""
     kwargs: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables the SDK reads when the model is built (set in the probe)."""
 
 
 def case(provider: str, servers: dict[str, Any]) -> ProviderCase:
@@ -188,11 +210,14 @@ def case(provider: str, servers: dict[str, Any]) -> ProviderCase:
     more = {"max_retries": 0} if fake.retries else {}
     sdk = {
         "anthropic": "anthropic",
+        "cohere": "cohere",
         "fireworks": "fireworks-ai",
         "groq": "groq",
         "mistralai": "httpx",
+        "nvidia": "aiohttp",
         "ollama": "ollama",
         "openrouter": "openrouter",
+        "perplexity": "perplexityai",
     }.get(provider, "openai")
     packages = (fake.package, sdk)
     return ProviderCase(
@@ -202,6 +227,7 @@ def case(provider: str, servers: dict[str, Any]) -> ProviderCase:
         spec.module,
         packages,
         fake.kwargs(servers["provider_urls"], **more),
+        fake.environ(servers["provider_urls"]),
     )
 
 
@@ -386,7 +412,8 @@ def _versions(target: ProviderCase) -> dict[str, str]:
 
 def _first_builds(target: ProviderCase) -> dict[str, Any]:
     """In a forked child: LangChain's first and second construction, then llmcache's build
-    (the class plus its loop-local clients), each timed."""
+    (the class plus its loop-local clients, or LangChain's for a provider without adapter),
+    each timed."""
     from .._langchain import langchain_factory
 
     plain = langchain_factory(target.provider)
@@ -396,11 +423,12 @@ def _first_builds(target: ProviderCase) -> dict[str, Any]:
 
     provider = _providers.BUILTIN_PROVIDERS.get(target.llmcache_provider)
     provider = provider or _providers.adapted_provider(target.provider)
-    assert provider is not None
+    # A provider without adapter (AS_BUILT): llmcache builds it as LangChain does.
+    assert provider is not None or target.provider in _providers.AS_BUILT
     builds: tuple[tuple[str, Callable[..., Any]], ...] = (
         ("construct_1", plain),
         ("construct_2", plain),
-        ("construct_llmcache", provider.factory),
+        ("construct_llmcache", plain if provider is None else provider.factory),
     )
 
     def body(record: loops.Record) -> None:
@@ -415,6 +443,7 @@ def probe_providers(config: dict[str, Any], servers: dict[str, Any]) -> dict[str
     """One provider (``provider``), every design of ``designs`` in every pattern of
     ``patterns`` (default all); ``dev``: the close patterns' own interpreter."""
     target = case(config["provider"], servers)
+    os.environ.update(target.env)  # before anything is built (the close pattern's too)
     chosen = config.get("designs") or list(DESIGNS)
     unknown = [d for d in chosen if d not in DESIGNS]
     if unknown:
@@ -478,6 +507,7 @@ def dev_main(payload: dict[str, Any]) -> None:
         netguard.install()
     config, servers = payload["config"], payload["servers"]
     target = case(config["provider"], servers)
+    os.environ.update(target.env)
     importlib.import_module(target.module)
     for design in config["designs"]:
         started = time.perf_counter()

@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from langchain_anthropic import ChatAnthropic
+from langchain_baseten import ChatBaseten
+from langchain_cohere import ChatCohere
 from langchain_core.language_models import BaseChatModel
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_groq import ChatGroq
+from langchain_meta import ChatMetaModel
 from langchain_mistralai import ChatMistralAI
+from langchain_nvidia_ai_endpoints import ChatNVIDIA
 from langchain_ollama import ChatOllama
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from langchain_perplexity import ChatPerplexity
 
 import llmcache
 from llmcache import CacheStats
@@ -69,6 +74,7 @@ def langchain_convention() -> None:
     )
     assert_type(llmcache.init_chat_model("gpt-4o", model_provider="azure_openai"), AzureChatOpenAI)
     assert_type(llmcache.init_chat_model("anthropic:claude-sonnet-4-5"), BaseChatModel)
+    assert_type(llmcache.init_chat_model("command-r", model_provider="cohere"), ChatCohere)
     llmcache.init_chat_model(None)  # type: ignore[call-overload]
 
 
@@ -100,6 +106,12 @@ async def typed_returns() -> None:
     assert_type(llmcache.get_model("mistral-large-latest"), BaseChatModel)
     assert_type(await llmcache.get_model_async("llama3.2", "ollama"), ChatOllama)
     assert_type(await llmcache.get_model_async("llama-3.3-70b", provider="groq"), ChatGroq)
+    assert_type(llmcache.get_model("sonar", "perplexity"), ChatPerplexity)
+    assert_type(llmcache.get_model("sonar"), BaseChatModel)
+    assert_type(await llmcache.get_model_async("command-r-plus", "cohere"), ChatCohere)
+    assert_type(llmcache.get_model("meta/llama-3.1-8b-instruct", "nvidia"), ChatNVIDIA)
+    assert_type(llmcache.get_model("zai-org/GLM-5.2", "baseten"), ChatBaseten)
+    assert_type(await llmcache.get_model_async("Llama-4-Maverick", "meta"), ChatMetaModel)
     llmcache.get_model(42)  # type: ignore[call-overload]
     mine: Mine = llmcache.get_model("m", provider="mine")  # Any: a factory of your own
     del mine
