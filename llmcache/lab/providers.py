@@ -66,7 +66,6 @@ __all__ = [
     "cost_table",
     "mechanism_table",
     "outcome_table",
-    "plot_providers",
     "probe_providers",
 ]
 
@@ -628,45 +627,6 @@ def mechanism_table(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         }
         for provider, (module, what) in MECHANISMS.items()
     ]
-
-
-def plot_providers(data: dict[str, Any]) -> Any:
-    """A heatmap per design: failed calls / calls, providers by patterns (measured)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = outcome_table(data)
-    grid = {(r["provider"], r["design"], r["pattern"]): r for r in rows}
-    providers = [p for p in PROVIDERS if any(r["provider"] == p for r in rows)]
-    designs = [d for d in DESIGNS if any(r["design"] == d for r in rows)] or ["llmcache"]
-    fig, axes = plt.subplots(
-        1,
-        len(designs),
-        figsize=(max(3.6 * len(designs) + 1.2, 7.0), 0.42 * len(providers) + 2.4),
-        sharey=True,
-        squeeze=False,
-    )
-    for ax, design in zip(axes[0], designs, strict=True):
-        share = np.full((len(providers), len(PATTERNS)), np.nan)
-        for i, provider in enumerate(providers):
-            failed = grid.get((provider, "(all)", "(all)"))
-            for j, pattern in enumerate(PATTERNS):
-                cell = grid.get((provider, design, pattern))
-                if cell is None:
-                    text = "probe failed" if failed else "-"
-                    ax.text(j, i, text, ha="center", va="center", fontsize=6)
-                    continue
-                share[i, j] = cell["errors"] / max(cell["calls"], 1)
-                label = f"{cell['errors']}/{cell['calls']}"
-                ax.text(j, i, label, ha="center", va="center", fontsize=7)
-        ax.imshow(share, cmap="Reds", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(PATTERNS)), list(PATTERNS), rotation=40, ha="right", fontsize=8)
-        ax.set_yticks(range(len(providers)), providers, fontsize=8)
-        ax.set_title(design, fontsize=10)
-        ax.grid(False)
-    fig.suptitle("Failed calls / calls per provider, design and pattern (measured)", fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 if __name__ == "__main__":
