@@ -6,7 +6,7 @@ makes loop-local and how, how they are closed, and whether the family needs ``pe
 - :mod:`.google`: ``google`` (LangChain's ``google_genai``), built in;
 - :mod:`.openai_compatible`: ``openai`` (built in), ``azure_openai``, ``deepseek``, ``xai``,
   ``together``, ``groq``, ``fireworks``, ``openrouter``;
-- :mod:`.anthropic`, :mod:`.mistralai`, :mod:`.ollama`;
+- :mod:`.anthropic`, :mod:`.mistralai`, :mod:`.ollama`, :mod:`.vertexai` (``google_vertexai``);
 - :mod:`._owned`: the record of the clients an adapter made, closed with the model.
 
 :data:`ADAPTERS` names the LangChain providers llmcache adapts: each is built by LangChain's
@@ -132,6 +132,7 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "azure_openai": ("openai_compatible", "adapt_openai_family"),
     "deepseek": ("openai_compatible", "adapt_openai_family"),
     "fireworks": ("openai_compatible", "adapt_fireworks"),
+    "google_vertexai": ("vertexai", "adapt_vertexai"),
     "groq": ("openai_compatible", "adapt_groq"),
     "mistralai": ("mistralai", "adapt_mistralai"),
     "ollama": ("ollama", "adapt_ollama"),
