@@ -34,7 +34,12 @@ import llmcache
 from llmcache import _langchain
 from llmcache._loops import is_loop_local_client
 from llmcache._providers import ADAPTERS, _owned
-from llmcache.lab.fake_providers import PROVIDER_FAKES, ProviderFake, provider_servers
+from llmcache.lab.fake_providers import (
+    OWN_VENV_FAKES,
+    PROVIDER_FAKES,
+    ProviderFake,
+    provider_servers,
+)
 from llmcache.lab.isolation import guarded_env
 
 TESTS = Path(__file__).resolve().parent
@@ -88,7 +93,9 @@ def outcome(call: Any) -> str:
 
 
 def test_every_adapted_provider_has_a_fake() -> None:
-    assert sorted(PROVIDER_FAKES) == sorted(ADAPTERS)
+    """Those in a venv of their own: ``tests/test_vertexai_every_loop.py``."""
+    assert sorted({**PROVIDER_FAKES, **OWN_VENV_FAKES}) == sorted(ADAPTERS)
+    assert not set(PROVIDER_FAKES) & set(OWN_VENV_FAKES)
 
 
 @by_name()
