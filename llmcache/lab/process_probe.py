@@ -43,6 +43,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .fake_providers import OWN_VENV_FAKES, vertex_server
 from .measure import Heartbeat, atimed, describe, record_blocking_calls, run_calls, timed
 from .sdk_under_test import (
     MODEL,
@@ -72,7 +73,10 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
         args += ["--metadata", config["metadata"]]
         args += ["--metadata-delay", str(config.get("metadata_delay", 0.0))]
     children: list[subprocess.Popen[str]] = []
-    with tempfile.TemporaryDirectory(prefix="llmcache-probe-") as tmp:
+    with (
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory(prefix="llmcache-probe-") as tmp,
+    ):
         try:
             serve = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(serve)
@@ -102,6 +106,10 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 port = json.loads(fake.stdout.readline())["port"]
                 info["grpc_endpoint"] = f"127.0.0.1:{port}"
                 info["grpc_roots"] = cert
+            if sdk == "providers" and config.get("provider") in OWN_VENV_FAKES:
+                vertex = stack.enter_context(vertex_server(latency))  # Vertex AI's gRPC
+                info["provider_urls"]["vertex"] = vertex["vertex"]
+                info["grpc_roots"] = vertex["grpc_roots"]
             yield info
         finally:
             for child in children:
