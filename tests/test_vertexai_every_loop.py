@@ -28,7 +28,10 @@ REPO_ROOT = TESTS.parent
 
 @pytest.fixture(scope="module")
 def run() -> dict[str, Any]:
-    python = matrix.ensure_venv(matrix.spec_named(matrix.PROVIDER_VENV_OF["google_vertexai"]))
+    """``LLMCACHE_VERTEX_PYTHON``: another venv's Python (``make canary``'s, newest releases)."""
+    given = os.environ.get("LLMCACHE_VERTEX_PYTHON")
+    spec = matrix.spec_named(matrix.PROVIDER_VENV_OF["google_vertexai"])
+    python = Path(given) if given else matrix.ensure_venv(spec)
     env = guarded_env({"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(TESTS)])})
     argv = [str(python), "-X", "dev", "-W", "error::ResourceWarning"]
     done = subprocess.run(
