@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._fake_http import FakeHTTPServer
+from ._fake_http import FakeHTTPServer, make_self_signed_cert
 from .fake_anthropic import AnthropicServer
 from .fake_chat_completions import ChatCompletionsServer
 from .fake_ollama import OllamaServer
@@ -176,8 +176,6 @@ def vertex_server(simulated_model_latency: float = 0.0) -> Iterator[dict[str, st
     google-cloud-aiplatform), with a throwaway certificate for 127.0.0.1: yields
     ``{"vertex": "127.0.0.1:PORT", "grpc_roots": CERT}``. Clients must trust ``CERT`` through
     ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, set before their first channel."""
-    from .process_probe import make_self_signed_cert
-
     with tempfile.TemporaryDirectory(prefix="llmcache-vertex-") as tmp:
         cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         make_self_signed_cert(cert, key)

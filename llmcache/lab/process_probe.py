@@ -43,6 +43,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._fake_http import make_self_signed_cert
 from .fake_providers import OWN_VENV_FAKES, vertex_server
 from .measure import Heartbeat, atimed, describe, record_blocking_calls, run_calls, timed
 from .sdk_under_test import (
@@ -117,32 +118,6 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                     child.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=5)
-
-
-def make_self_signed_cert(cert: str, key: str) -> None:
-    """A throwaway certificate for 127.0.0.1, made at run time, trusted only by this probe."""
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-        ],
-        check=True,
-        capture_output=True,
-    )
 
 
 # -- modes -----------------------------------------------------------------------------------
