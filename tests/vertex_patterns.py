@@ -195,7 +195,7 @@ def fork_after_call(record: Record, ask: Callable[[], Any]) -> None:
 
     forked = _Forked(child)
     parent = outcome(lambda: asyncio.run(ask()))
-    got = dict(forked.collect(30))
+    got = dict(forked.collect(5))  # a child stuck inside gRPC's C code is killed: Hang
     process = got.get("process", {}).get("outcome", "no record")  # Hang, Crash
     child_outcome = got["child"]["value"] if "child" in got else process
     record("outcomes", {"parent": [before, parent], "child": child_outcome})
