@@ -89,10 +89,12 @@ CANARY_PACKAGES := langchain-core langchain-google-genai google-genai aiohttp la
   langchain-groq groq langchain-fireworks fireworks-ai langchain-mistralai langchain-ollama \
   ollama langchain-openrouter openrouter langchain-perplexity perplexityai langchain-cohere cohere \
   langchain-nvidia-ai-endpoints langchain-baseten langchain-meta
+# google_vertexai in a venv of its own (its google-cloud-aiplatform needs google-genai<3).
+CANARY_VERTEX := langchain-core langchain-google-vertexai google-cloud-aiplatform grpcio google-auth
 CANARY_TESTS := tests/test_providers_every_loop.py tests/test_init_chat_model.py \
   tests/test_providers_and_warm.py tests/test_close.py tests/test_dropped_models_closed.py
 canary: $(STAMP)
-	rm -rf $(CANARY)
+	rm -rf $(CANARY) $(CANARY)-vertex
 	$(UV) venv --quiet --python $(PY) $(CANARY)
 	$(UV) pip install --python $(CANARY)/bin/python --quiet --compile-bytecode -e . \
 	  'pytest>=8' 'pytest-asyncio>=1.0' 'pytest-timeout>=2.3'
@@ -101,6 +103,13 @@ canary: $(STAMP)
 	$(CANARY)/bin/python -c 'import importlib.metadata as m, sys; \
 	  [print(f"{p:24} {m.version(p)}") for p in sys.argv[1:]]' $(CANARY_PACKAGES) | tee $(CANARY)/versions.txt
 	$(CANARY)/bin/python -m pytest -p no:cacheprovider $(CANARY_TESTS)
+	$(UV) venv --quiet --python $(PY) $(CANARY)-vertex
+	$(UV) pip install --python $(CANARY)-vertex/bin/python --quiet --compile-bytecode --prerelease allow \
+	  $(foreach p,$(CANARY_VERTEX),--upgrade-package $(p)) $(CANARY_VERTEX)
+	$(CANARY)-vertex/bin/python -c 'import importlib.metadata as m, sys; \
+	  [print(f"{p:24} {m.version(p)}") for p in sys.argv[1:]]' $(CANARY_VERTEX) | tee -a $(CANARY)/versions.txt
+	LLMCACHE_VERTEX_PYTHON=$(CANARY)-vertex/bin/python $(CANARY)/bin/python -m pytest -p no:cacheprovider \
+	  tests/test_vertexai_every_loop.py
 
 # The ~12 s metadata probes at google-auth's defaults (not part of `make test`).
 test-slow: lab-venvs

@@ -28,10 +28,11 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 __all__ = [
+    "LoopLocal",
     "close_at_loop_shutdown",
     "close_with_owner",
     "default_ssl_context",
@@ -290,4 +291,119 @@ def loop_local_async_client(httpx_module: Any = None, **kwargs: Any) -> Any:
 
 def is_loop_local_client(client: object) -> bool:
     """Whether ``client`` is one of ours (so the cache owns and closes it)."""
-    return any(isinstance(client, cls) for cls in list(_classes.values()))
+    return isinstance(client, LoopLocal) or any(
+        isinstance(client, cls) for cls in list(_classes.values())
+    )
+
+
+class _PerLoop:
+    """One loop's object and how to close it (a loop's resources are held weakly: the
+    :class:`LoopLocal`'s table keeps this alive as long as the loop lives)."""
+
+    __slots__ = ("__weakref__", "close", "target")
+
+    def __init__(self, target: Any, close: Callable[[Any], Awaitable[None]]) -> None:
+        self.target = target
+        self.close = close
+
+    async def aclose(self) -> None:
+        await self.close(self.target)
+
+
+class LoopLocal:
+    """Any loop-bound async client (not httpx: a gRPC ``grpc.aio`` channel's, for one), one per
+    event loop: attributes are read from the running loop's own object, made by ``factory()``
+    on that loop the first time. Each is closed by ``await close(obj)`` on its own loop, as
+    :func:`loop_local_async_client`'s pools are (at the loop's shutdown, when the owner is
+    garbage, or by :meth:`aclose`/:meth:`close_from_any_thread`).
+    """
+
+    def __init__(self, factory: Callable[[], Any], close: Callable[[Any], Awaitable[None]]) -> None:
+        self._factory = factory
+        self._close = close
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PerLoop] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._per_loop_lock = threading.Lock()
+        self._closed = False
+        close_with_owner(self, self._per_loop)
+
+    def __repr__(self) -> str:
+        return f"<LoopLocal {getattr(self._factory, '__qualname__', 'factory')}>"
+
+    @property
+    def loop_count(self) -> int:
+        """Objects held now (one per live loop that used this)."""
+        with self._per_loop_lock:
+            self._drop_closed_loops()
+            return len(self._per_loop)
+
+    def _drop_closed_loops(self) -> None:
+        for loop in [loop for loop in list(self._per_loop) if loop.is_closed()]:
+            self._per_loop.pop(loop, None)
+
+    def for_running_loop(self) -> Any:
+        """The running loop's object (made now if this loop has none)."""
+        if self._closed:
+            raise RuntimeError("this loop-local client has been closed")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("a loop-local async client needs a running event loop") from None
+        with self._per_loop_lock:
+            entry = self._per_loop.get(loop)
+        if entry is None:  # only this loop's thread makes this loop's: no race to lose
+            entry = _PerLoop(self._factory(), self._close)
+            with self._per_loop_lock:
+                self._drop_closed_loops()
+                self._per_loop[loop] = entry
+            close_at_loop_shutdown(entry)
+        return entry.target
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in {"_factory", "_close", "_per_loop", "_closed"}:
+            raise AttributeError(name)
+        return getattr(self.for_running_loop(), name)
+
+    def close_with(self, owner: object) -> None:
+        """Also close every loop's object as soon as ``owner`` (the model) is garbage."""
+        close_with_owner(owner, self._per_loop)
+
+    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, _PerLoop]]:
+        with self._per_loop_lock:
+            self._closed = True
+            entries = list(self._per_loop.items())
+            self._per_loop.clear()
+        return entries
+
+    async def aclose(self) -> None:
+        """Close every loop's object on its own loop; a closed loop's is just dropped."""
+        current = asyncio.get_running_loop()
+        pending = []
+        for loop, entry in self._take_all():
+            if loop is current:
+                with contextlib.suppress(Exception):
+                    await entry.aclose()
+            elif loop.is_running() and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
+                    pending.append(asyncio.wrap_future(future))
+        if pending:
+            await asyncio.wait(pending, timeout=_CLOSE_WAIT_SECONDS)
+
+    def close_from_any_thread(self) -> None:
+        """Sync close: each running loop's object is closed on that loop (waited for, unless
+        that loop is this thread's own, which cannot run while we block it)."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        waits: list[concurrent.futures.Future[None]] = []
+        for loop, entry in self._take_all():
+            if loop.is_closed() or not loop.is_running():
+                continue
+            with contextlib.suppress(RuntimeError):
+                future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
+                if loop is not current:
+                    waits.append(future)
+        concurrent.futures.wait(waits, timeout=_CLOSE_WAIT_SECONDS)

@@ -29,7 +29,9 @@ def test_the_full_plan_is_every_provider_by_every_design_by_every_pattern() -> N
     tasks = _plan("full")
     assert [t.labels["provider"] for t in tasks] == list(providers.PROVIDERS)
     for task in tasks:
-        assert task.venv is not None and task.venv.name == providers.VENV
+        provider = task.labels["provider"]
+        venv = matrix.PROVIDER_VENV_OF.get(provider, providers.VENV)
+        assert task.venv is not None and task.venv.name == venv == providers.venv_of(provider)
         assert task.config["mode"] == "providers" and task.config["sdk"] == "providers"
         assert task.config["designs"] == list(loops.DESIGNS)
         assert "patterns" not in task.config  # the probe's default: every pattern
@@ -40,26 +42,35 @@ def test_the_full_plan_is_every_provider_by_every_design_by_every_pattern() -> N
 
 
 def test_the_quick_plan_covers_every_adapter_with_llmcache_in_every_pattern() -> None:
+    """Every adapter function of the ``providers`` venv; those in a venv of their own are
+    measured in every pattern by their own tests (``tests/test_vertexai_every_loop.py``)."""
     tasks = _plan("quick")
     chosen = [t.labels["provider"] for t in tasks]
     assert chosen == list(providers.QUICK_PROVIDERS)
-    assert {ADAPTERS[p] for p in chosen} == set(ADAPTERS.values())  # every adapter function
+    shared_venv = {p: where for p, where in ADAPTERS.items() if p not in matrix.PROVIDER_VENV_OF}
+    assert {ADAPTERS[p] for p in chosen} == set(shared_venv.values())  # every adapter function
     for task in tasks:
         assert task.config["designs"] == ["llmcache"]
         assert "patterns" not in task.config
         assert task.waits  # overlapped with the other waiting measurements in make test
 
 
+def _packages(spec: matrix.VenvSpec) -> set[str]:
+    return {r.split("[")[0].split(">")[0].split("<")[0].split("=")[0] for r in spec.requirements}
+
+
 def test_the_providers_venv_holds_every_adapted_integration() -> None:
     spec = matrix.spec_named(providers.VENV)
     assert spec in matrix.ALL_VENVS and spec not in matrix.MATRIX
-    packages = {
-        r.split("[")[0].split(">")[0].split("<")[0].split("=")[0] for r in spec.requirements
-    }
-    from llmcache.lab.fake_providers import PROVIDER_FAKES
+    packages = _packages(spec)
+    from llmcache.lab.fake_providers import OWN_VENV_FAKES, PROVIDER_FAKES
 
     assert {f.package for f in PROVIDER_FAKES.values()} <= packages
     assert {"langchain-google-genai", "langchain-openai"} <= packages
+    for provider, fake in OWN_VENV_FAKES.items():  # kept out of the shared venv: it conflicts
+        own = matrix.spec_named(matrix.PROVIDER_VENV_OF[provider])
+        assert own in matrix.PROVIDER_VENVS and fake.package in _packages(own)
+        assert fake.package not in packages
 
 
 def test_leak_lines_are_the_ones_the_provider_tests_count() -> None:
@@ -196,6 +207,11 @@ def test_the_cost_table_gives_imports_builds_and_first_call_gaps() -> None:
     assert row["first_call_gap_ms functools.cache"] == pytest.approx(200)
     assert row["first_call_gap_ms llmcache"] == pytest.approx(4)
     assert row["later_call_gap_ms llmcache"] == pytest.approx(3)
+
+
+def test_known_limits_name_a_covered_provider_and_a_pattern() -> None:
+    for provider, pattern in providers.KNOWN_LIMITS:
+        assert provider in providers.PROVIDERS and pattern in providers.PATTERNS
 
 
 def test_the_mechanism_table_lists_every_covered_provider() -> None:

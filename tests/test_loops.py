@@ -316,3 +316,63 @@ def test_loop_local_async_client_in_a_custom_factory_works_from_every_loop() -> 
     assert calls.replies == ["ok"] * 17
     assert len({id(model) for model in calls.models}) == 1
     assert calls.models[0].http_async_client.loop_count == 0
+
+
+# -- LoopLocal: the same per-loop mechanism for clients that are not httpx (gRPC's) ----------
+
+
+class _LoopBound:
+    """Stands for a grpc.aio client: made on a loop, usable and closable only there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.closed_on: asyncio.AbstractEventLoop | None = None
+
+    def which(self) -> asyncio.AbstractEventLoop:
+        assert asyncio.get_running_loop() is self.loop, "used from another loop"
+        return self.loop
+
+
+async def _close_bound(obj: _LoopBound) -> None:
+    obj.closed_on = asyncio.get_running_loop()
+
+
+def test_loop_local_makes_one_object_per_loop_and_closes_each_on_its_own_loop() -> None:
+    from llmcache._loops import LoopLocal
+
+    made: list[_LoopBound] = []
+
+    def factory() -> _LoopBound:
+        made.append(_LoopBound())
+        return made[-1]
+
+    client = LoopLocal(factory, _close_bound)
+
+    async def use() -> asyncio.AbstractEventLoop:
+        assert client.which() is client.which()  # one object per loop
+        return client.which()
+
+    loops = [asyncio.run(use()) for _ in range(2)]
+    assert [obj.loop for obj in made] == loops
+    assert [obj.closed_on for obj in made] == loops  # at each loop's shutdown, on that loop
+    assert client.loop_count == 0
+
+
+def test_loop_local_closes_a_running_loops_object_there_and_refuses_use_after() -> None:
+    from llmcache._loops import LoopLocal
+
+    made: list[_LoopBound] = []
+    client = LoopLocal(lambda: made.append(_LoopBound()) or made[-1], _close_bound)
+
+    async def use() -> asyncio.AbstractEventLoop:
+        return client.which()
+
+    with loop_in_a_thread() as other:
+        there = asyncio.run_coroutine_threadsafe(use(), other).result(WAIT)
+        assert client.loop_count == 1
+        client.close_from_any_thread()
+        assert made[0].closed_on is there
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(use())
+    with pytest.raises(RuntimeError, match="running event loop"):
+        LoopLocal(_LoopBound, _close_bound).which()

@@ -36,6 +36,7 @@ from llmcache import _langchain
 from llmcache._loops import is_loop_local_client
 from llmcache._providers import ADAPTERS, AS_BUILT, _owned
 from llmcache.lab.fake_providers import (
+    OWN_VENV_FAKES,
     PROVIDER_FAKES,
     ProviderFake,
     fake_environ,
@@ -109,8 +110,10 @@ def outcome(call: Any) -> str:
 
 
 def test_every_covered_provider_has_a_fake() -> None:
-    assert sorted(PROVIDER_FAKES) == sorted({*ADAPTERS, *AS_BUILT})
+    """Those in a venv of their own: ``tests/test_vertexai_every_loop.py``."""
+    assert sorted({**PROVIDER_FAKES, **OWN_VENV_FAKES}) == sorted({*ADAPTERS, *AS_BUILT})
     assert not set(ADAPTERS) & AS_BUILT
+    assert not set(PROVIDER_FAKES) & set(OWN_VENV_FAKES)
 
 
 @as_built()

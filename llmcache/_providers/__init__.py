@@ -6,7 +6,8 @@ makes loop-local and how, how they are closed, and whether the family needs ``pe
 - :mod:`.google`: ``google`` (LangChain's ``google_genai``), built in;
 - :mod:`.openai_compatible`: ``openai`` (built in), ``azure_openai``, ``deepseek``, ``xai``,
   ``together``, ``baseten``, ``meta``, ``groq``, ``fireworks``, ``openrouter``, ``perplexity``;
-- :mod:`.anthropic`, :mod:`.cohere`, :mod:`.mistralai`, :mod:`.ollama`;
+- :mod:`.anthropic`, :mod:`.cohere`, :mod:`.mistralai`, :mod:`.ollama`, :mod:`.vertexai`
+  (``google_vertexai``);
 - :mod:`._owned`: the record of the clients an adapter made, closed with the model.
 
 :data:`ADAPTERS` names the LangChain providers llmcache adapts: each is built by LangChain's
@@ -136,6 +137,7 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "cohere": ("cohere", "adapt_cohere"),
     "deepseek": ("openai_compatible", "adapt_openai_family"),
     "fireworks": ("openai_compatible", "adapt_fireworks"),
+    "google_vertexai": ("vertexai", "adapt_vertexai"),
     "groq": ("openai_compatible", "adapt_groq"),
     "meta": ("openai_compatible", "adapt_openai_family"),
     "mistralai": ("mistralai", "adapt_mistralai"),

@@ -12,13 +12,20 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import subprocess
 import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
-__all__ = ["DEFAULT_SIMULATED_MODEL_LATENCY", "FakeHTTPServer", "Handler", "wait_until_stopped"]
+__all__ = [
+    "DEFAULT_SIMULATED_MODEL_LATENCY",
+    "FakeHTTPServer",
+    "Handler",
+    "make_self_signed_cert",
+    "wait_until_stopped",
+]
 
 DEFAULT_SIMULATED_MODEL_LATENCY = 2.5
 """Seconds, the issue's figure for a short Gemini answer; always labelled as simulated."""
@@ -125,3 +132,29 @@ def wait_until_stopped() -> None:
     threading.Thread(target=until_stdin_closes, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
+
+
+def make_self_signed_cert(cert: str, key: str) -> None:
+    """A throwaway certificate for 127.0.0.1, made at run time, trusted only by this probe."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )

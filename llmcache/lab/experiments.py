@@ -363,17 +363,17 @@ def _loops_tasks(profile: Profile) -> list[Task]:
 
 
 def _providers_tasks(profile: Profile) -> list[Task]:
-    """One fresh probe per provider in the ``providers`` venv (every covered integration)."""
+    """One fresh probe per provider in its venv (``providers``, every covered integration, or
+    one of its own: :func:`llmcache.lab.providers.venv_of`)."""
     from . import loops, providers
 
-    spec = spec_named(providers.VENV)
     return [
         Task(
             "providers",
             {"provider": provider},
-            spec,
+            spec_named(providers.venv_of(provider)),
             {
-                "sdk": spec.sdk,
+                "sdk": "providers",
                 "mode": "providers",
                 "provider": provider,
                 "latency": 0.0,

@@ -21,6 +21,7 @@ __all__ = [
     "ALL_VENVS",
     "MATRIX",
     "PROVIDER_VENVS",
+    "PROVIDER_VENV_OF",
     "SERVER_VENVS",
     "VENV_ROOT",
     "VenvSpec",
@@ -130,8 +131,19 @@ PROVIDER_VENVS: tuple[VenvSpec, ...] = (
         PROVIDER_REQUIREMENTS,
         "every LangChain integration llmcache adapts, newest",
     ),
+    VenvSpec(
+        "providers-vertex",
+        "providers",
+        ("langchain-google-vertexai>=3.2",),
+        "langchain-google-vertexai, newest (google-cloud-aiplatform, google-genai<3)",
+    ),
 )
-"""The ``providers`` experiment's venv: every covered integration, one process per provider."""
+"""The ``providers`` experiment's venvs: every covered integration, one process per provider.
+``providers-vertex`` holds langchain-google-vertexai alone: its google-cloud-aiplatform requires
+google-genai<3, which the ``google`` provider's langchain-google-genai 4.x cannot run on."""
+
+PROVIDER_VENV_OF: dict[str, str] = {"google_vertexai": "providers-vertex"}
+"""A provider whose integration conflicts with the others -> its own venv (else ``providers``)."""
 
 ALL_VENVS = MATRIX + SERVER_VENVS + PROVIDER_VENVS
 

@@ -43,6 +43,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._fake_http import make_self_signed_cert
+from .fake_providers import OWN_VENV_FAKES, vertex_server
 from .measure import Heartbeat, atimed, describe, record_blocking_calls, run_calls, timed
 from .sdk_under_test import (
     MODEL,
@@ -72,7 +74,10 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
         args += ["--metadata", config["metadata"]]
         args += ["--metadata-delay", str(config.get("metadata_delay", 0.0))]
     children: list[subprocess.Popen[str]] = []
-    with tempfile.TemporaryDirectory(prefix="llmcache-probe-") as tmp:
+    with (
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory(prefix="llmcache-probe-") as tmp,
+    ):
         try:
             serve = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(serve)
@@ -102,6 +107,10 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 port = json.loads(fake.stdout.readline())["port"]
                 info["grpc_endpoint"] = f"127.0.0.1:{port}"
                 info["grpc_roots"] = cert
+            if sdk == "providers" and config.get("provider") in OWN_VENV_FAKES:
+                vertex = stack.enter_context(vertex_server(latency))  # Vertex AI's gRPC
+                info["provider_urls"]["vertex"] = vertex["vertex"]
+                info["grpc_roots"] = vertex["grpc_roots"]
             yield info
         finally:
             for child in children:
@@ -109,32 +118,6 @@ def lab_servers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                     child.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=5)
-
-
-def make_self_signed_cert(cert: str, key: str) -> None:
-    """A throwaway certificate for 127.0.0.1, made at run time, trusted only by this probe."""
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-        ],
-        check=True,
-        capture_output=True,
-    )
 
 
 # -- modes -----------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 lab compares, in every pattern of an app's event loops, threads and processes.
 
 One fresh probe per provider, in the ``providers`` venv (:data:`llmcache.lab.matrix.PROVIDER_VENVS`,
-every covered integration), against the loopback fakes of its wire API (Gemini REST, OpenAI,
-Anthropic Messages, Ollama chat, OpenAI-compatible chat completions: ``serve_fakes --gemini
---openai --providers``), inside the lab's network namespace (a provider whose SDK reads its base
-URL from the environment gets it set in the probe's process). The probe:
+every covered integration; ``google_vertexai`` in ``providers-vertex``, as it needs google-genai<3),
+against the loopback fakes of its wire API (Gemini REST, OpenAI, Anthropic Messages, Ollama
+chat, OpenAI-compatible chat completions: ``serve_fakes --gemini --openai --providers``; Vertex
+AI's gRPC PredictionService), inside the lab's network namespace (a provider whose SDK reads its
+base URL from the environment gets it set in the probe's process). The probe:
 
 1. imports the provider's integration (timed: the first import in this process);
 2. in a forked child, builds its model as LangChain does (the first construction, then a
@@ -56,6 +57,7 @@ from .measure import Heartbeat, describe, timed
 
 __all__ = [
     "DESIGNS",
+    "KNOWN_LIMITS",
     "MECHANISMS",
     "PATTERNS",
     "PROVIDERS",
@@ -67,10 +69,12 @@ __all__ = [
     "mechanism_table",
     "outcome_table",
     "probe_providers",
+    "venv_of",
 ]
 
 VENV = "providers"
-"""The venv of :data:`llmcache.lab.matrix.PROVIDER_VENVS` every probe runs in."""
+"""The venv of :data:`llmcache.lab.matrix.PROVIDER_VENVS` the probes run in, but those of
+:data:`llmcache.lab.matrix.PROVIDER_VENV_OF` (:func:`venv_of`)."""
 
 DESIGNS = loops.DESIGNS
 
@@ -132,12 +136,33 @@ MECHANISMS: dict[str, tuple[str, str]] = {
         "(none)",
         "none needed: LangChain's build opens an aiohttp session per request and closes it",
     ),
+    "google_vertexai": (
+        "vertexai",
+        "public field async_client: a PredictionServiceAsyncClient (gRPC) per loop",
+    ),
 }
 """LangChain provider -> (llmcache's module in ``llmcache/_providers``, or ``(none)`` for a provider
 that needs no adapter, and what it does)."""
 
 PROVIDERS = tuple(MECHANISMS)
 """Every covered provider, the built-in ones first."""
+
+KNOWN_LIMITS: dict[tuple[str, str], str] = {
+    ("google_vertexai", "forked child"): (
+        "gRPC cannot be used in a child forked after the parent used it (its fork handlers are "
+        "skipped while its threads run): the child's calls hang, in every design"
+    ),
+}
+"""(provider, pattern) -> why every design fails there, llmcache included: measured and shown,
+not counted against llmcache's claims."""
+
+
+def venv_of(provider: str) -> str:
+    """The venv of :mod:`llmcache.lab.matrix` that ``provider``'s probe runs in."""
+    from .matrix import PROVIDER_VENV_OF
+
+    return PROVIDER_VENV_OF.get(provider, VENV)
+
 
 QUICK_PROVIDERS = (
     "deepseek",
@@ -202,9 +227,9 @@ def case(provider: str, servers: dict[str, Any]) -> ProviderCase:
         packages = ("langchain-openai", "openai", "httpx")
         return ProviderCase(provider, "openai", "gpt-4o-mini", "langchain_openai", packages, kwargs)
     from .._langchain import LANGCHAIN_PROVIDERS
-    from .fake_providers import PROVIDER_FAKES
+    from .fake_providers import OWN_VENV_FAKES, PROVIDER_FAKES
 
-    fake = PROVIDER_FAKES[provider]
+    fake = {**PROVIDER_FAKES, **OWN_VENV_FAKES}[provider]
     spec = LANGCHAIN_PROVIDERS[provider]
     more = {"max_retries": 0} if fake.retries else {}
     sdk = {
@@ -217,8 +242,13 @@ def case(provider: str, servers: dict[str, Any]) -> ProviderCase:
         "ollama": "ollama",
         "openrouter": "openrouter",
         "perplexity": "perplexityai",
+        "google_vertexai": "google-cloud-aiplatform",
     }.get(provider, "openai")
-    packages = (fake.package, sdk)
+    packages = (
+        fake.package,
+        sdk,
+        *(("grpcio", "google-genai") if sdk.startswith("google") else ()),
+    )
     return ProviderCase(
         provider,
         provider,
