@@ -156,7 +156,7 @@ report-pages: $(STAMP)
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute $$opts --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False $$nb || exit 1; \
 	  $(PY) -m llmcache.lab.html --output-dir $(REPORT) $$out || exit 1; \
 	done
-	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme docs/findings.md --figures figures)
+	$(PY) -m llmcache.lab.report $(REPORT) $(if $(filter full,$(PROFILE)),--readme docs/findings.md --figures figures --answer README.md)
 
 # JupyterLab on 127.0.0.1, no browser; prints the URL with its token. The repo's Jupyter config
 # (jupyter_config/) turns the news feed off: no prompt, no request outside loopback.

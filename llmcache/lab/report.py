@@ -13,9 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import tables
+from . import answer, tables
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
+README_WHERE = "[notebook 01](notebooks/01_cold_start_reproduced.ipynb), section 5"
+"""Where README.md's answer points for the detailed account."""
 NOTEBOOKS = (
     ("01_cold_start_reproduced", "The cold start, reproduced"),
     ("02_sdk_3x_vs_4x", "langchain-google-genai 3.x against 4.x"),
@@ -50,6 +52,11 @@ def headline(data: Path, figures: str | None = None) -> str:
     sdk = {r["venv"]: r for r in tables.sdk_table(tables.load(data, "sdk"))}
     meta = tables.load(data, "auth")["metadata"]
     lines = [
+        *(
+            ["**Why the first call took 20 s.** " + answer.why_20_seconds(data), ""]
+            if answer.measured(data)
+            else []
+        ),
         f"Measured {meta['date_utc']} on {meta['cpu_model']} ({meta['cpu_count']} CPUs, "
         f"{meta['memory_gib']} GiB), Python {meta['python']}, profile `{meta['profile']}`, "
         f"commit `{meta['git_commit'][:10]}`, isolation {meta['isolation']}. Model servers are "
@@ -621,6 +628,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("report_dir", type=Path)
     parser.add_argument("--readme", type=Path, help="also refresh this README's findings block")
     parser.add_argument(
+        "--answer",
+        type=Path,
+        help="also refresh this README's answer block (why the first call took 20 s)",
+    )
+    parser.add_argument(
         "--figures",
         help="the figures folder as linked from --readme (default: its relative path), e.g."
         " `figures` for docs/findings.md, where docs/figures links to reports/figures",
@@ -632,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         update_readme(args.readme, args.report_dir, args.figures)
         print(args.readme)
+    if args.answer:
+        answer.update_block(args.answer, args.report_dir / "data", where=README_WHERE)
+        print(args.answer)
     return 0
 
 
