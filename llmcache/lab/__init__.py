@@ -18,7 +18,10 @@ that a production user of the cache never loads them. Modules:
   :mod:`.fake_metadata`, served in their own process by :mod:`.serve_fakes`
 - where it runs: :mod:`.matrix` (SDK venvs), :mod:`.isolation` (network namespace),
   :mod:`.netguard` (socket guard)
-- what comes out: :mod:`.tables` (derived tables), :mod:`.notebook`, :mod:`.report`
+- what comes out: :mod:`.tables` (derived tables), :mod:`.notebook` (where a notebook's data
+  comes from), :mod:`.present` (tables and prose for a reader), :mod:`.plots` (the figures, one
+  module per notebook), :mod:`.answer` (why the first call took 20 s, from the data),
+  :mod:`.report`, :mod:`.html`, and :mod:`.browser` (the notebooks run in headless Chromium)
 """
 
 from pathlib import Path
