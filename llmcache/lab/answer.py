@@ -52,7 +52,7 @@ def measured(data: Path) -> bool:
     needed = [(venv, DOCKER_DEFAULTS) for pair in DOCKER_VENVS.values() for venv in pair[:1]]
     needed += [(twin, "api-key") for _, twin in DOCKER_VENVS.values()]
     needed += [(twin, env) for _, twin in DOCKER_VENVS.values() for env in _COMPARED]
-    names = ("auth", "app", "sdk", "app_server")
+    names = ("auth", "app", "app_server")
     if not all((data / f"{name}.json").exists() for name in names):
         return False
     return set(needed) <= set(_auth(data))
@@ -93,7 +93,6 @@ def why_20_seconds(data: Path, *, where: str = "notebook 01, section 5") -> str:
     simulated one labelled, and what removes each; ``where`` names the detailed account."""
     parts, auth = docker_defaults(data), _auth(data)
     p3 = parts["3.x"]
-    sdk = {row["venv"]: row for row in tables.TABLES["sdk"](tables.load(data, "sdk"))}
     served = tables.TABLES["app_server"](tables.load(data, "app_server"))
     warmed = [
         row for row in served if row["auth_env"] == "api-key" and row["design"] == "llmcache-warmed"
@@ -122,8 +121,8 @@ def why_20_seconds(data: Path, *, where: str = "notebook 01, section 5") -> str:
         f"case, skips the probe and fails at once: "
         f"{first[('lcgg-3.2.0', 'adc-blackhole NO_GCE_CHECK=true')]:.2f} s / "
         f"{first[('lcgg-4.x', 'adc-blackhole NO_GCE_CHECK=true')]:.2f} s), bytecode (importing "
-        f"3.2.0 takes {sdk['lcgg-3.2.0']['import_s']:.2f} s instead of "
-        f"{sdk['lcgg-3.2.0-nobytecode']['import_s']:.2f} s), and building the model once, off "
+        f"3.2.0 took {p3['import_with_bytecode']:.2f} s instead of {p3['import']:.2f} s in "
+        f"these runs), and building the model once, off "
         f"the event loop, before the first request"
     )
     if warmed:
