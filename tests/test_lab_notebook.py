@@ -18,7 +18,7 @@ def lab_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     what would have been measured (no lab run)."""
     committed = tmp_path / "reports" / "data"
     committed.mkdir(parents=True)
-    for name in ("sdk", "auth", "app", "app_server"):
+    for name in ("sdk", "auth", "app", "app_server", "concurrency"):
         (committed / f"{name}.json").write_text(json.dumps({"complete": True, "from": "committed"}))
     monkeypatch.setattr(notebook, "COMMITTED", committed)
     monkeypatch.setattr(notebook, "REPO_ROOT", tmp_path)
@@ -59,6 +59,15 @@ def test_a_changed_parameter_remeasures_only_the_experiments_that_read_it(
     # measured once: the same parameters again re-use the live folder
     notebook.results(["app"], concurrency=5)
     assert len(lab_folders["measured"]) == 1
+
+
+def test_a_changed_callers_count_remeasures_only_the_concurrency_scenarios(
+    lab_folders: dict[str, Any],
+) -> None:
+    folder = notebook.results(["concurrency", "sdk", "app"], callers=3)
+    assert [(m[0], m[2]["callers"]) for m in lab_folders["measured"]] == [(["concurrency"], 3)]
+    assert _origin(folder, "concurrency") == "live"
+    assert _origin(folder, "sdk") == "committed" and _origin(folder, "app") == "committed"
 
 
 def test_the_quick_profile_and_remeasure_measure_live(lab_folders: dict[str, Any]) -> None:

@@ -147,6 +147,7 @@ def run(
     latency: float | None = None,
     concurrency: int | None = None,
     app_auth: list[str] | None = None,
+    callers: int | None = None,
     show_summary: bool = True,
     progress: ProgressView | None = None,
 ) -> int:
@@ -164,6 +165,10 @@ def run(
         if concurrency < 1:
             raise ValueError("--concurrency must be >= 1")
         profile = dataclasses.replace(profile, app_concurrency=concurrency)
+    if callers is not None:
+        if callers < 1:
+            raise ValueError("callers must be >= 1")
+        profile = dataclasses.replace(profile, concurrency_callers=callers)
     if app_auth:
         unknown = [a for a in app_auth if a not in experiments.AUTH_ENVS]
         if unknown:

@@ -55,6 +55,7 @@ COMMITTED = REPO_ROOT / "reports" / "data"
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "app": ("latency", "concurrency", "app_auth"),
     "app_server": ("concurrency", "app_auth"),
+    "concurrency": ("callers",),
 }
 """The notebook parameters each experiment reads; the others read none of them."""
 
@@ -108,6 +109,7 @@ def results(
     latency: float | None = None,
     concurrency: int | None = None,
     app_auth: list[str] | None = None,
+    callers: int | None = None,
     remeasure: bool = False,
 ) -> Path:
     """The folder holding these experiments' JSON: the committed data, or live measurements.
@@ -123,7 +125,12 @@ def results(
         if missing:
             raise FileNotFoundError(f"LLMCACHE_RESULTS={folder} lacks {missing}")
         return folder
-    settings = {"latency": latency, "concurrency": concurrency, "app_auth": app_auth}
+    settings = {
+        "latency": latency,
+        "concurrency": concurrency,
+        "app_auth": app_auth,
+        "callers": callers,
+    }
     chosen = sources(experiments, profile=profile, remeasure=remeasure, **settings)
     folders: dict[str, Path] = {}
     for experiment, committed in chosen.items():
@@ -168,6 +175,7 @@ def _measure(experiments: list[str], folder: Path, profile: str, settings: dict[
         latency=settings["latency"],
         concurrency=settings["concurrency"],
         app_auth=settings["app_auth"],
+        callers=settings["callers"],
         show_summary=False,
         progress=bar,
     )
