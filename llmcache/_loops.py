@@ -146,6 +146,77 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+class _PerLoopTable:
+    """One object per event loop, closed on its own loop: the table both loop-local kinds
+    (:func:`loop_local_async_client`'s httpx pools, :class:`LoopLocal`'s objects) keep. Each
+    entry has an ``aclose()``; the owner of the table closes the entries when it is garbage."""
+
+    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+    _per_loop_lock: threading.Lock
+
+    def _init_per_loop(self) -> None:
+        self._per_loop = weakref.WeakKeyDictionary()
+        self._per_loop_lock = threading.Lock()
+        close_with_owner(self, self._per_loop)
+
+    @property
+    def loop_count(self) -> int:
+        """Entries held now (one per live loop that used this)."""
+        with self._per_loop_lock:
+            self._drop_closed_loops()
+            return len(self._per_loop)
+
+    def _drop_closed_loops(self) -> None:
+        for loop in [loop for loop in list(self._per_loop) if loop.is_closed()]:
+            self._per_loop.pop(loop, None)
+
+    def close_with(self, owner: object) -> None:
+        """Also close every loop's entry as soon as ``owner`` (the model) is garbage.
+
+        A model usually dies by reference count the moment nobody holds it, while its SDK
+        client, and this table with it, often sit in reference cycles that only a later
+        cyclic collection frees: tying the entries to the model closes them without that
+        wait."""
+        close_with_owner(owner, self._per_loop)
+
+    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
+        with self._per_loop_lock:
+            entries = list(self._per_loop.items())
+            self._per_loop.clear()
+        return entries
+
+    async def _aclose_per_loop(self) -> None:
+        """Close every loop's entry on its own loop; a closed loop's is just dropped."""
+        current = asyncio.get_running_loop()
+        pending = []
+        for loop, entry in self._take_all():
+            if loop is current:
+                await _close_quietly(entry, "aclose")
+            elif loop.is_running() and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
+                    pending.append(asyncio.wrap_future(future))
+        if pending:
+            await asyncio.wait(pending, timeout=_CLOSE_WAIT_SECONDS)
+
+    def _close_per_loop_from_any_thread(self) -> None:
+        """Each running loop's entry closed on that loop (waited for, unless that loop is this
+        thread's own, which cannot run while we block it)."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        waits: list[concurrent.futures.Future[None]] = []
+        for loop, entry in self._take_all():
+            if loop.is_closed() or not loop.is_running():
+                continue
+            with contextlib.suppress(RuntimeError):
+                future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
+                if loop is not current:
+                    waits.append(future)
+        concurrent.futures.wait(waits, timeout=_CLOSE_WAIT_SECONDS)
+
+
 def _define_class(httpx: Any) -> type[Any]:
 
     class _UnusedTransport(httpx.AsyncBaseTransport):  # type: ignore[misc]
@@ -154,7 +225,7 @@ def _define_class(httpx: Any) -> type[Any]:
         async def handle_async_request(self, request: Any) -> Any:
             raise RuntimeError("LoopLocalAsyncClient sends through its per-loop clients")
 
-    class LoopLocalAsyncClient(httpx.AsyncClient):  # type: ignore[misc]
+    class LoopLocalAsyncClient(_PerLoopTable, httpx.AsyncClient):  # type: ignore[misc]
         """``httpx.AsyncClient`` with one connection pool per event loop."""
 
         def __init__(self, **kwargs: Any) -> None:
@@ -171,22 +242,7 @@ def _define_class(httpx: Any) -> type[Any]:
             }
             super().__init__(transport=_UnusedTransport(), **outer)
             self._inner_kwargs = kwargs
-            self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-                weakref.WeakKeyDictionary()
-            )
-            self._per_loop_lock = threading.Lock()
-            close_with_owner(self, self._per_loop)
-
-        @property
-        def loop_count(self) -> int:
-            """Inner clients held now (one per live loop that sent a request)."""
-            with self._per_loop_lock:
-                self._drop_closed_loops()
-                return len(self._per_loop)
-
-        def _drop_closed_loops(self) -> None:
-            for loop in [loop for loop in list(self._per_loop) if loop.is_closed()]:
-                self._per_loop.pop(loop, None)
+            self._init_per_loop()
 
         async def _inner_client(self) -> Any:
             loop = asyncio.get_running_loop()
@@ -206,52 +262,15 @@ def _define_class(httpx: Any) -> type[Any]:
             client = await self._inner_client()
             return await client.send(request, **kwargs)
 
-        def close_with(self, owner: object) -> None:
-            """Also close every loop's pool as soon as ``owner`` (the model) is garbage.
-
-            A model usually dies by reference count the moment nobody holds it, while its SDK
-            client, and this client with it, often sit in reference cycles that only a later
-            cyclic collection frees: tying the pools to the model closes them without that
-            wait."""
-            close_with_owner(owner, self._per_loop)
-
-        def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
-            with self._per_loop_lock:
-                entries = list(self._per_loop.items())
-                self._per_loop.clear()
-            return entries
-
         async def aclose(self) -> None:
             """Close every loop's client on its own loop; a closed loop's is just dropped."""
-            current = asyncio.get_running_loop()
-            pending = []
-            for loop, client in self._take_all():
-                if loop is current:
-                    await client.aclose()
-                elif loop.is_running() and not loop.is_closed():
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
-                        pending.append(asyncio.wrap_future(future))
-            if pending:
-                await asyncio.wait(pending, timeout=_CLOSE_WAIT_SECONDS)
+            await self._aclose_per_loop()
             await super().aclose()
 
         def close_from_any_thread(self) -> None:
             """Sync close: each running loop's client is closed on that loop (waited for,
             unless that loop is this thread's own, which cannot run while we block it)."""
-            try:
-                current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                current = None
-            waits: list[concurrent.futures.Future[None]] = []
-            for loop, client in self._take_all():
-                if loop.is_closed() or not loop.is_running():
-                    continue
-                with contextlib.suppress(RuntimeError):
-                    future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
-                    if loop is not current:
-                        waits.append(future)
-            concurrent.futures.wait(waits, timeout=_CLOSE_WAIT_SECONDS)
+            self._close_per_loop_from_any_thread()
             with contextlib.suppress(Exception):
                 # The outer client has no pool of its own; mark it closed.
                 self._state = type(self._state).CLOSED  # type: ignore[has-type]
@@ -310,7 +329,7 @@ class _PerLoop:
         await self.close(self.target)
 
 
-class LoopLocal:
+class LoopLocal(_PerLoopTable):
     """Any loop-bound async client (not httpx: a gRPC ``grpc.aio`` channel's, for one), one per
     event loop: attributes are read from the running loop's own object, made by ``factory()``
     on that loop the first time. Each is closed by ``await close(obj)`` on its own loop, as
@@ -321,26 +340,11 @@ class LoopLocal:
     def __init__(self, factory: Callable[[], Any], close: Callable[[Any], Awaitable[None]]) -> None:
         self._factory = factory
         self._close = close
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PerLoop] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._per_loop_lock = threading.Lock()
         self._closed = False
-        close_with_owner(self, self._per_loop)
+        self._init_per_loop()
 
     def __repr__(self) -> str:
         return f"<LoopLocal {getattr(self._factory, '__qualname__', 'factory')}>"
-
-    @property
-    def loop_count(self) -> int:
-        """Objects held now (one per live loop that used this)."""
-        with self._per_loop_lock:
-            self._drop_closed_loops()
-            return len(self._per_loop)
-
-    def _drop_closed_loops(self) -> None:
-        for loop in [loop for loop in list(self._per_loop) if loop.is_closed()]:
-            self._per_loop.pop(loop, None)
 
     def for_running_loop(self) -> Any:
         """The running loop's object (made now if this loop has none)."""
@@ -361,49 +365,21 @@ class LoopLocal:
         return entry.target
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in {"_factory", "_close", "_per_loop", "_closed"}:
+        if name.startswith("__") or name in _LOOP_LOCAL_OWN:
             raise AttributeError(name)
         return getattr(self.for_running_loop(), name)
 
-    def close_with(self, owner: object) -> None:
-        """Also close every loop's object as soon as ``owner`` (the model) is garbage."""
-        close_with_owner(owner, self._per_loop)
-
-    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, _PerLoop]]:
-        with self._per_loop_lock:
-            self._closed = True
-            entries = list(self._per_loop.items())
-            self._per_loop.clear()
-        return entries
-
     async def aclose(self) -> None:
         """Close every loop's object on its own loop; a closed loop's is just dropped."""
-        current = asyncio.get_running_loop()
-        pending = []
-        for loop, entry in self._take_all():
-            if loop is current:
-                with contextlib.suppress(Exception):
-                    await entry.aclose()
-            elif loop.is_running() and not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # closed meanwhile
-                    future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
-                    pending.append(asyncio.wrap_future(future))
-        if pending:
-            await asyncio.wait(pending, timeout=_CLOSE_WAIT_SECONDS)
+        self._closed = True
+        await self._aclose_per_loop()
 
     def close_from_any_thread(self) -> None:
         """Sync close: each running loop's object is closed on that loop (waited for, unless
         that loop is this thread's own, which cannot run while we block it)."""
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        waits: list[concurrent.futures.Future[None]] = []
-        for loop, entry in self._take_all():
-            if loop.is_closed() or not loop.is_running():
-                continue
-            with contextlib.suppress(RuntimeError):
-                future = asyncio.run_coroutine_threadsafe(_close_quietly(entry, "aclose"), loop)
-                if loop is not current:
-                    waits.append(future)
-        concurrent.futures.wait(waits, timeout=_CLOSE_WAIT_SECONDS)
+        self._closed = True
+        self._close_per_loop_from_any_thread()
+
+
+_LOOP_LOCAL_OWN = frozenset({"_factory", "_close", "_closed", "_per_loop", "_per_loop_lock"})
+"""LoopLocal's own attributes: never looked up on a loop's object (not set yet, or gone)."""
