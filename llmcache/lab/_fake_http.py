@@ -9,13 +9,16 @@ before answering: that part is simulated, and every output of the lab says so.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
@@ -132,6 +135,61 @@ def wait_until_stopped() -> None:
     threading.Thread(target=until_stdin_closes, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
+
+
+def serve_generate_content(
+    services: tuple[str, ...],
+    generate: Callable[[bytes, Any], bytes],
+    stream: Callable[[bytes, Any], Iterator[bytes]],
+    *,
+    cert: str,
+    key: str,
+    port: int = 0,
+    max_workers: int = 32,
+) -> tuple[Any, int]:
+    """A gRPC server over TLS on 127.0.0.1 answering ``GenerateContent`` and
+    ``StreamGenerateContent`` of each of ``services`` (the Gemini and Vertex AI fakes, raw
+    bytes in and out); started: returns it and its port."""
+    from concurrent import futures
+
+    import grpc  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+    methods = {
+        "GenerateContent": grpc.unary_unary_rpc_method_handler(generate),
+        "StreamGenerateContent": grpc.unary_stream_rpc_method_handler(stream),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(name, methods) for name in services]
+    )
+    with open(key, "rb") as k, open(cert, "rb") as c:
+        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+    bound = server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    server.start()
+    return server, int(bound)
+
+
+def run_grpc_fake(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    description: str | None,
+    serve: Callable[[str, str, int, float], tuple[Any, int]],
+) -> int:
+    """A gRPC fake's command line: serve, print ``{"port": N, "pid": P}``, run until stopped."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--cert", required=True, help="PEM certificate for 127.0.0.1")
+    parser.add_argument("--key", required=True, help="PEM private key")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="simulated model latency, seconds"
+    )
+    args = parser.parse_args(argv)
+    server, port = serve(args.cert, args.key, args.port, args.latency)
+    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
+    wait_until_stopped()
+    server.stop(grace=1)
+    return 0
 
 
 def make_self_signed_cert(cert: str, key: str) -> None:

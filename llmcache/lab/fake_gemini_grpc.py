@@ -12,21 +12,16 @@ or until its standard input closes.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import threading
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
-import grpc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from google.ai.generativelanguage_v1beta.types import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
     generative_service,
 )
 
-from ._fake_http import wait_until_stopped
+from ._fake_http import run_grpc_fake, serve_generate_content
 
 SERVICE = "google.ai.generativelanguage.v1beta.GenerativeService"
 
@@ -80,40 +75,23 @@ class _Service:
 
 
 def serve(cert: str, key: str, port: int = 0, latency: float = 0.0) -> tuple[Any, int]:
-    """Start the server; return it and its port."""
+    """Start the server on 127.0.0.1; return it and its port."""
     service = _Service(latency)
-    handler = grpc.method_handlers_generic_handler(
-        SERVICE,
-        {
-            "GenerateContent": grpc.unary_unary_rpc_method_handler(service.generate),
-            "StreamGenerateContent": grpc.unary_stream_rpc_method_handler(service.stream),
-        },
+    return serve_generate_content(
+        (SERVICE,),
+        service.generate,
+        service.stream,
+        cert=cert,
+        key=key,
+        port=port,
+        max_workers=64,
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
-    server.add_generic_rpc_handlers((handler,))
-    with open(key, "rb") as k, open(cert, "rb") as c:
-        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
-    bound = server.add_secure_port(f"127.0.0.1:{port}", credentials)
-    server.start()
-    return server, int(bound)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m llmcache.lab.fake_gemini_grpc", description=__doc__
+    return run_grpc_fake(
+        argv, prog="python -m llmcache.lab.fake_gemini_grpc", description=__doc__, serve=serve
     )
-    parser.add_argument("--cert", required=True, help="PEM certificate for 127.0.0.1")
-    parser.add_argument("--key", required=True, help="PEM private key")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument(
-        "--latency", type=float, default=0.0, help="simulated model latency, seconds"
-    )
-    args = parser.parse_args(argv)
-    server, port = serve(args.cert, args.key, args.port, args.latency)
-    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
-    wait_until_stopped()
-    server.stop(grace=1)
-    return 0
 
 
 if __name__ == "__main__":
