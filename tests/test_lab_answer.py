@@ -14,7 +14,7 @@ from llmcache.lab.notebook import COMMITTED, REPO_ROOT
 def test_the_readme_states_the_answer_the_committed_data_gives(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text((REPO_ROOT / "README.md").read_text())
-    changed = answer.update_block(readme, COMMITTED, where=report.README_WHERE)
+    changed = report.update_answer(readme, COMMITTED)
     assert not changed, "README.md's answer differs from reports/data: run make report-pages"
 
 
@@ -29,4 +29,4 @@ def test_a_page_without_the_markers_is_refused(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# no markers\n")
     with pytest.raises(ValueError, match="answer:start"):
-        answer.update_block(page, COMMITTED, where="here")
+        report.update_answer(page, COMMITTED)

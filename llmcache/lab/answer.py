@@ -2,13 +2,13 @@
 
 One place for the figures that README.md, the reports' index, docs/findings.md and each
 notebook's first screen state, so that no page types a measured number by hand: ``make report``
-and ``make report-pages`` write them from ``reports/data``, and a test checks that the README's
-block is what the committed data gives.
+and ``make report-pages`` write them from ``reports/data``
+(:func:`llmcache.lab.report.update_answer`), and a test checks that the README's block is what
+the committed data gives.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ __all__ = [
     "REPORTED_SECONDS",
     "docker_defaults",
     "measured",
-    "update_block",
     "why_20_seconds",
 ]
 
@@ -33,8 +32,6 @@ DOCKER_VENVS = {
 }
 """Per generation: the venv the Docker defaults ran in (no bytecode), and its twin with bytecode
 whose API-key run gives the SDK's own build and first call."""
-
-START, END = "<!-- answer:start -->", "<!-- answer:end -->"
 
 
 def _auth(data: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -49,16 +46,15 @@ def _latency(data: Path) -> float:
 
 def measured(data: Path) -> bool:
     """Whether ``data`` holds what the answer needs (a quick or partial run may not)."""
-    needed = [(venv, DOCKER_DEFAULTS) for pair in DOCKER_VENVS.values() for venv in pair[:1]]
-    needed += [(twin, "api-key") for _, twin in DOCKER_VENVS.values()]
-    needed += [(twin, env) for _, twin in DOCKER_VENVS.values() for env in _COMPARED]
-    names = ("auth", "app", "app_server")
-    if not all((data / f"{name}.json").exists() for name in names):
+    if not all((data / f"{name}.json").exists() for name in ("auth", "app", "app_server")):
         return False
-    return set(needed) <= set(_auth(data))
+    needed = {(venv, DOCKER_DEFAULTS) for venv, _ in DOCKER_VENVS.values()}
+    needed |= {(twin, env) for _, twin in DOCKER_VENVS.values() for env in _COMPARED}
+    return needed <= set(_auth(data))
 
 
-_COMPARED = ("adc-blackhole", "adc-blackhole NO_GCE_CHECK=true")
+_COMPARED = ("api-key", "adc-blackhole", "adc-blackhole NO_GCE_CHECK=true")
+"""The auth environments the answer compares, in each generation's venv with bytecode."""
 
 
 def docker_defaults(data: Path) -> dict[str, dict[str, Any]]:
@@ -136,26 +132,3 @@ def why_20_seconds(data: Path, *, where: str = "notebook 01, section 5") -> str:
         f". The model servers are loopback fakes, so the {p3['simulated']:g} s model latency is "
         "simulated; every other number is measured."
     )
-
-
-def update_block(path: Path, data: Path, *, where: str) -> bool:
-    """Rewrite the answer between ``path``'s answer markers from ``data``; True if it changed."""
-    text = path.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{path} lacks the {START} ... {END} markers")
-    block = f"{START}\n\n{_wrap(why_20_seconds(data, where=where))}\n\n{END}"
-    new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    path.write_text(new)
-    return new != text
-
-
-def _wrap(text: str, width: int = 100) -> str:
-    """Markdown wrapped at ``width`` on spaces (a link or code span may run past it)."""
-    lines, line = [], ""
-    for word in text.split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return "\n".join([*lines, line])

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import textwrap
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import answer, tables
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
+ANSWER_MARKERS = ("<!-- answer:start -->", "<!-- answer:end -->")
 README_WHERE = "[notebook 01](notebooks/01_cold_start_reproduced.ipynb), section 5"
 """Where README.md's answer points for the detailed account."""
 NOTEBOOKS = (
@@ -610,17 +613,36 @@ def figures_link(readme: Path, report_dir: Path) -> str:
     return Path(os.path.relpath(report_dir / "figures", readme.parent)).as_posix()
 
 
+def _replace_block(path: Path, markers: tuple[str, str], body: Callable[[], str]) -> bool:
+    """Put ``body()`` between ``path``'s two markers (checked first); True if the file
+    changed."""
+    start, end = markers
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} lacks the {start} ... {end} markers")
+    block = f"{start}\n{body()}\n{end}"
+    new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    path.write_text(new)
+    return new != text
+
+
 def update_readme(readme: Path, report_dir: Path, figures: str | None = None) -> None:
     """Replace the findings block of the project README (or docs page) with the report's
     headline; ``figures`` is the figures folder as linked from it (default: its relative path)."""
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} lacks the {START} ... {END} markers")
     link = figures if figures is not None else figures_link(readme, report_dir)
-    block = f"{START}\n{headline(report_dir / 'data', link)}\n{END}"
-    readme.write_text(
-        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    )
+    _replace_block(readme, (START, END), lambda: headline(report_dir / "data", link))
+
+
+def update_answer(readme: Path, data: Path, *, where: str = README_WHERE) -> bool:
+    """Rewrite the answer between ``readme``'s answer markers from ``data``; True if it changed.
+    ``where`` names the detailed account."""
+
+    def body() -> str:
+        text = answer.why_20_seconds(data, where=where)
+        wrapped = textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
+        return f"\n{wrapped}\n"
+
+    return _replace_block(readme, ANSWER_MARKERS, body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -645,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         update_readme(args.readme, args.report_dir, args.figures)
         print(args.readme)
     if args.answer:
-        answer.update_block(args.answer, args.report_dir / "data", where=README_WHERE)
+        update_answer(args.answer, args.report_dir / "data")
         print(args.answer)
     return 0
 
